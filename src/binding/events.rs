@@ -1,0 +1,225 @@
+//! Delivery of pipeline events to JS listeners. Each listener is a weak
+//! `ThreadsafeFunction` (it does not keep Node alive) with a bounded queue; a full queue drops
+//! the event and counts it. Never called from the audio callback.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+
+use crate::dsp::chunker::Chunk;
+use crate::dsp::levels::Level;
+use crate::error::Error as CoreError;
+use crate::pipeline::EventSink;
+use crate::stats::PipelineCounters;
+use crate::transport::Transcription;
+
+/// Events queued per listener before new ones are dropped (and counted).
+pub const LISTENER_QUEUE: usize = 64;
+
+pub type ListenerFn =
+    ThreadsafeFunction<JsEvent, Unknown<'static>, JsEvent, Status, false, true, LISTENER_QUEUE>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Chunk,
+    Level,
+    Error,
+    Transcription,
+}
+
+impl EventKind {
+    pub const NAMES: [&'static str; 4] = ["chunk", "level", "error", "transcription"];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "chunk" => Self::Chunk,
+            "level" => Self::Level,
+            "error" => Self::Error,
+            "transcription" => Self::Transcription,
+            _ => return None,
+        })
+    }
+}
+
+/// A chunk of 16 kHz mono audio, exactly `chunkMs` long except the last one of a capture.
+#[napi(object)]
+pub struct ChunkEvent {
+    /// Counts from 0 without gaps within one capture.
+    pub seq: u32,
+    /// Mono samples in [-1, 1] at 16 kHz.
+    pub samples: Float32Array,
+    /// Wall-clock time (ms since the Unix epoch) of the chunk's first sample.
+    pub captured_at_ms: f64,
+}
+
+/// Signal level over the audio since the previous level event (at most 30 a second).
+#[napi(object)]
+pub struct LevelEvent {
+    /// Root mean square of the samples, 0..1.
+    pub rms: f64,
+    /// Largest absolute sample, 0..1.
+    pub peak: f64,
+    /// `rms` in dB relative to full scale (floored at -120).
+    pub rms_dbfs: f64,
+    /// `peak` in dB relative to full scale (floored at -120).
+    pub peak_dbfs: f64,
+}
+
+/// A realtime transcription the daemon produced for this capture's session.
+#[napi(object)]
+pub struct TranscriptionEvent {
+    pub text: String,
+    pub client_id: String,
+    /// The daemon's timestamp (RFC 3339).
+    pub timestamp: String,
+}
+
+pub enum JsEvent {
+    Chunk(Chunk, f64),
+    Level(Level),
+    Error(&'static str, String),
+    Transcription(Transcription),
+}
+
+/// Creates a JS `Error` whose `code` is the stable error code.
+pub fn create_js_error(env: sys::napi_env, code: &str, message: &str) -> Result<sys::napi_value> {
+    // SAFETY: `env` is the live env of the JS thread this runs on (a TSFN call or a
+    // promise-settling callback); every napi value here is created and used within it.
+    unsafe {
+        let code = ToNapiValue::to_napi_value(env, code)?;
+        let message = ToNapiValue::to_napi_value(env, message)?;
+        let mut error = std::ptr::null_mut();
+        let status = sys::napi_create_error(env, code, message, &mut error);
+        if status != sys::Status::napi_ok {
+            return Err(Error::new(Status::from(status), "cannot create an Error"));
+        }
+        Ok(error)
+    }
+}
+
+/// A core error as a `napi::Error` that rejects/throws as a JS `Error` with `code` set.
+pub fn to_napi_error(env: &Env, error: &CoreError) -> Error {
+    match create_js_error(env.raw(), error.code(), &error.to_string()) {
+        // SAFETY: `value` was just created in this env on this thread.
+        Ok(value) => Error::from(unsafe { Unknown::from_raw_unchecked(env.raw(), value) }),
+        Err(e) => e,
+    }
+}
+
+impl ToNapiValue for JsEvent {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
+        // SAFETY (for the calls below): `env` is the JS thread's env handed to this TSFN call.
+        match val {
+            JsEvent::Chunk(chunk, captured_at_ms) => unsafe {
+                ChunkEvent::to_napi_value(
+                    env,
+                    ChunkEvent {
+                        seq: chunk.seq as u32,
+                        samples: Float32Array::new(chunk.samples),
+                        captured_at_ms,
+                    },
+                )
+            },
+            JsEvent::Level(l) => unsafe {
+                LevelEvent::to_napi_value(
+                    env,
+                    LevelEvent {
+                        rms: l.rms,
+                        peak: l.peak,
+                        rms_dbfs: l.rms_dbfs,
+                        peak_dbfs: l.peak_dbfs,
+                    },
+                )
+            },
+            JsEvent::Error(code, message) => create_js_error(env, code, &message),
+            JsEvent::Transcription(t) => unsafe {
+                TranscriptionEvent::to_napi_value(
+                    env,
+                    TranscriptionEvent {
+                        text: t.text,
+                        client_id: t.client_id,
+                        timestamp: t.timestamp,
+                    },
+                )
+            },
+        }
+    }
+}
+
+pub struct Listener {
+    pub id: u64,
+    pub kind: EventKind,
+    pub func: Arc<ListenerFn>,
+}
+
+/// The listeners the pipeline delivers to. Shared with the pipeline task; holds no JS
+/// references (those stay on the JS thread), only thread-safe functions.
+#[derive(Default)]
+pub struct Listeners {
+    list: Mutex<Vec<Listener>>,
+    counters: Mutex<Arc<PipelineCounters>>,
+}
+
+impl Listeners {
+    pub fn add(&self, listener: Listener) {
+        self.lock().push(listener);
+    }
+
+    pub fn remove(&self, id: u64) {
+        self.lock().retain(|l| l.id != id);
+    }
+
+    pub fn set_counters(&self, counters: Arc<PipelineCounters>) {
+        *self.counters.lock().unwrap_or_else(|p| p.into_inner()) = counters;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Listener>> {
+        self.list.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn emit(&self, kind: EventKind, make: impl Fn() -> JsEvent) {
+        let dropped = {
+            let list = self.lock();
+            list.iter()
+                .filter(|l| l.kind == kind)
+                .filter(|l| l.func.call(make(), ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok)
+                .count() as u64
+        };
+        if dropped > 0 {
+            let counters = self.counters.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let counter = match kind {
+                EventKind::Chunk => &counters.chunk_events_dropped,
+                EventKind::Level => &counters.level_events_dropped,
+                EventKind::Error | EventKind::Transcription => &counters.error_events_dropped,
+            };
+            counter.fetch_add(dropped, Relaxed);
+        }
+    }
+
+    fn has(&self, kind: EventKind) -> bool {
+        self.lock().iter().any(|l| l.kind == kind)
+    }
+}
+
+impl EventSink for Listeners {
+    fn chunk(&self, chunk: &Chunk, captured_at_ms: f64) {
+        if self.has(EventKind::Chunk) {
+            self.emit(EventKind::Chunk, || JsEvent::Chunk(chunk.clone(), captured_at_ms));
+        }
+    }
+
+    fn level(&self, level: Level) {
+        self.emit(EventKind::Level, || JsEvent::Level(level));
+    }
+
+    fn error(&self, error: &CoreError) {
+        self.emit(EventKind::Error, || JsEvent::Error(error.code(), error.to_string()));
+    }
+
+    fn transcription(&self, transcription: Transcription) {
+        self.emit(EventKind::Transcription, || JsEvent::Transcription(transcription.clone()));
+    }
+}

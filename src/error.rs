@@ -1,0 +1,66 @@
+//! The one error type of the core. Every variant has a stable code that JS sees as `err.code`.
+
+/// Every failure the addon can report, with a stable code per variant.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    #[error("invalid option `{option}`: {reason}")]
+    InvalidOption { option: String, reason: String },
+    #[error("no input device: {0}")]
+    NoDevice(String),
+    #[error("unsupported device configuration: {0}")]
+    UnsupportedConfig(String),
+    #[error("audio device error: {0}")]
+    Device(String),
+    #[error("cannot reach the STT daemon at {path}: {reason}")]
+    DaemonUnreachable { path: String, reason: String },
+    #[error("the STT daemon answered with an error: {0}")]
+    DaemonError(String),
+    #[error("protocol error talking to the STT daemon: {0}")]
+    Protocol(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The stable string JS code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidOption { .. } => "E_INVALID_OPTION",
+            Error::NoDevice(_) => "E_NO_DEVICE",
+            Error::UnsupportedConfig(_) => "E_UNSUPPORTED_CONFIG",
+            Error::Device(_) => "E_DEVICE",
+            Error::DaemonUnreachable { .. } => "E_DAEMON_UNREACHABLE",
+            Error::DaemonError(_) => "E_DAEMON_ERROR",
+            Error::Protocol(_) => "E_PROTOCOL",
+            Error::Internal(_) => "E_INTERNAL",
+        }
+    }
+
+    pub fn invalid_option(option: &str, reason: impl Into<String>) -> Self {
+        Error::InvalidOption {
+            option: option.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable_and_messages_name_the_option() {
+        let e = Error::invalid_option("chunkMs", "must be between 10 and 1000");
+        assert_eq!(e.code(), "E_INVALID_OPTION");
+        assert!(e.to_string().contains("chunkMs"));
+        assert_eq!(Error::NoDevice("x".into()).code(), "E_NO_DEVICE");
+        let unreachable = Error::DaemonUnreachable {
+            path: "/tmp/x".into(),
+            reason: "refused".into(),
+        };
+        assert_eq!(unreachable.code(), "E_DAEMON_UNREACHABLE");
+        assert!(unreachable.to_string().contains("/tmp/x"));
+    }
+}

@@ -1,0 +1,269 @@
+//! The tokio task between the ring and the daemon:
+//! timer tick → drain ring → resample → chunk → (JS events, bounded send queue → sender task).
+//!
+//! The task wakes on its own timer; the audio callback never signals it.
+
+pub mod queue;
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ringbuf::traits::{Consumer, Observer};
+use ringbuf::HeapCons;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::capture::StreamErrorSlot;
+use crate::dsp::chunker::{Chunk, Chunker};
+use crate::dsp::levels::{Level, LevelMeter};
+use crate::dsp::resampler::StreamResampler;
+use crate::dsp::{sanitize_in_place, TARGET_RATE};
+use crate::error::{Error, Result};
+use crate::stats::{CaptureCounters, PipelineCounters};
+use crate::transport::{Transcription, Transport};
+use queue::SendQueue;
+
+/// Where the pipeline's events go (the binding forwards them to JS).
+pub trait EventSink: Send + Sync + 'static {
+    fn chunk(&self, chunk: &Chunk, captured_at_ms: f64);
+    fn level(&self, level: Level);
+    fn error(&self, error: &Error);
+    fn transcription(&self, transcription: Transcription);
+}
+
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    pub device_rate: u32,
+    /// Samples per chunk at 16 kHz.
+    pub chunk_len: usize,
+    pub tick: Duration,
+    pub level_interval: Duration,
+    pub send_queue_capacity: usize,
+    /// How long a stop waits for the daemon to take the queued chunks.
+    pub stop_timeout: Duration,
+}
+
+impl PipelineConfig {
+    pub fn new(device_rate: u32, chunk_ms: u32) -> Self {
+        Self {
+            device_rate,
+            chunk_len: (TARGET_RATE * chunk_ms / 1000) as usize,
+            tick: Duration::from_millis(5),
+            level_interval: Duration::from_micros(1_000_000 / 30),
+            // 30 s of audio.
+            send_queue_capacity: (30_000 / chunk_ms.max(1)) as usize,
+            stop_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+pub struct Pipeline {
+    cancel: CancellationToken,
+    handle: JoinHandle<()>,
+}
+
+impl Pipeline {
+    /// Stops after draining the ring, flushing the resampler and the final partial chunk and,
+    /// with a daemon, sending everything queued and ending the session. Stop the audio stream
+    /// first so that no frame arrives after the final drain.
+    pub async fn stop(self) {
+        self.cancel.cancel();
+        let _ = self.handle.await;
+    }
+}
+
+/// Spawns the pipeline on the current tokio runtime.
+#[allow(clippy::too_many_arguments)]
+pub fn spawn<T: Transport + 'static>(
+    ring: HeapCons<f32>,
+    config: PipelineConfig,
+    capture_counters: Arc<CaptureCounters>,
+    counters: Arc<PipelineCounters>,
+    stream_errors: Arc<StreamErrorSlot>,
+    sink: Arc<dyn EventSink>,
+    transport: Option<T>,
+) -> Result<Pipeline> {
+    let resampler = StreamResampler::new(config.device_rate)?;
+    let cancel = CancellationToken::new();
+    let task = PipelineTask {
+        ring,
+        resampler,
+        chunker: Chunker::new(config.chunk_len),
+        meter: LevelMeter::default(),
+        clock: CaptureClock::new(config.device_rate),
+        drain_buf: vec![0.0; 8192],
+        capture_counters,
+        counters: counters.clone(),
+        stream_errors,
+        sink: sink.clone(),
+        config: config.clone(),
+    };
+    let sender = transport.map(|t| {
+        let queue = Arc::new(SendQueue::new(config.send_queue_capacity, counters));
+        let handle = tokio::spawn(run_sender(t, queue.clone(), sink));
+        (queue, handle)
+    });
+    let handle = tokio::spawn(task.run(cancel.clone(), sender));
+    Ok(Pipeline { cancel, handle })
+}
+
+/// Maps positions in the stream to wall-clock time. Each drain observes "all frames counted
+/// so far were captured no later than now"; the smallest such offset is the best estimate,
+/// since scheduling delays only ever make an observation late.
+struct CaptureClock {
+    rate: f64,
+    offset_ms: Option<f64>,
+}
+
+impl CaptureClock {
+    fn new(rate: u32) -> Self {
+        Self { rate: rate as f64, offset_ms: None }
+    }
+
+    fn observe(&mut self, frames_captured: u64) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0);
+        let offset = now - frames_captured as f64 * 1000.0 / self.rate;
+        self.offset_ms = Some(self.offset_ms.map_or(offset, |o| o.min(offset)));
+    }
+
+    /// Wall-clock ms of the 16 kHz sample `index`.
+    fn time_of(&self, index: u64) -> f64 {
+        self.offset_ms.unwrap_or(0.0) + index as f64 * 1000.0 / TARGET_RATE as f64
+    }
+}
+
+struct PipelineTask {
+    ring: HeapCons<f32>,
+    resampler: StreamResampler,
+    chunker: Chunker,
+    meter: LevelMeter,
+    clock: CaptureClock,
+    drain_buf: Vec<f32>,
+    capture_counters: Arc<CaptureCounters>,
+    counters: Arc<PipelineCounters>,
+    stream_errors: Arc<StreamErrorSlot>,
+    sink: Arc<dyn EventSink>,
+    config: PipelineConfig,
+}
+
+impl PipelineTask {
+    async fn run(mut self, cancel: CancellationToken, sender: Option<(Arc<SendQueue>, JoinHandle<()>)>) {
+        let queue = sender.as_ref().map(|(q, _)| q.clone());
+        let mut ticker = tokio::time::interval(self.config.tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut last_level = Instant::now();
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = ticker.tick() => {}
+            }
+            self.drain(queue.as_deref(), false);
+            if let Some(message) = self.stream_errors.take() {
+                self.sink.error(&Error::Device(message));
+            }
+            if last_level.elapsed() >= self.config.level_interval {
+                last_level = Instant::now();
+                if let Some(level) = self.meter.take() {
+                    self.sink.level(level);
+                }
+            }
+        }
+        self.drain(queue.as_deref(), true);
+        if let Some(level) = self.meter.take() {
+            self.sink.level(level);
+        }
+        if let Some((queue, mut handle)) = sender {
+            queue.close();
+            if tokio::time::timeout(self.config.stop_timeout, &mut handle).await.is_err() {
+                handle.abort();
+                let _ = handle.await;
+                queue.fail_remaining();
+                self.sink.error(&Error::DaemonUnreachable {
+                    path: "(daemon)".into(),
+                    reason: format!(
+                        "the daemon did not take the last chunks within {} ms of stop",
+                        self.config.stop_timeout.as_millis()
+                    ),
+                });
+            }
+        }
+    }
+
+    /// Moves everything in the ring through the resampler and chunker. `last` also flushes
+    /// the resampler's tail and the final partial chunk.
+    fn drain(&mut self, queue: Option<&SendQueue>, last: bool) {
+        let Self {
+            ring,
+            resampler,
+            chunker,
+            meter,
+            clock,
+            drain_buf,
+            capture_counters,
+            counters,
+            sink,
+            ..
+        } = self;
+        clock.observe(capture_counters.frames_captured.load(Relaxed));
+        let clock = &*clock;
+        let mut on_chunk = |mut chunk: Chunk| {
+            sanitize_in_place(&mut chunk.samples);
+            counters.chunks_emitted.fetch_add(1, Relaxed);
+            counters.samples_emitted.fetch_add(chunk.samples.len() as u64, Relaxed);
+            sink.chunk(&chunk, clock.time_of(chunk.start_sample));
+            if let Some(queue) = queue {
+                queue.push(chunk);
+            }
+        };
+        let mut on_samples = |samples: &[f32]| {
+            meter.push(samples);
+            chunker.push(samples, &mut on_chunk);
+        };
+        loop {
+            let n = ring.pop_slice(drain_buf);
+            if n == 0 {
+                break;
+            }
+            resampler.process(&drain_buf[..n], &mut on_samples);
+        }
+        capture_counters.ring_fill.store(ring.occupied_len() as u64, Relaxed);
+        if last {
+            resampler.flush(&mut on_samples);
+            if let Some(chunk) = chunker.flush() {
+                on_chunk(chunk);
+            }
+        }
+    }
+}
+
+
+async fn run_sender<T: Transport>(mut transport: T, queue: Arc<SendQueue>, sink: Arc<dyn EventSink>) {
+    // Report the first failure of a run of failures, not every chunk of it.
+    let mut failing = false;
+    while let Some(chunk) = queue.pop().await {
+        let started = Instant::now();
+        let result = transport.send_chunk(&chunk.samples).await;
+        match result {
+            Ok(()) => {
+                queue.done(&chunk, true);
+                failing = false;
+                let micros = started.elapsed().as_micros() as u64;
+                queue.counters().send_latency.record_micros(micros);
+            }
+            Err(e) => {
+                queue.done(&chunk, false);
+                if !failing {
+                    sink.error(&e);
+                }
+                failing = true;
+            }
+        }
+    }
+    if let Err(e) = transport.end_session().await {
+        sink.error(&e);
+    }
+}

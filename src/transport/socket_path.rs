@@ -1,0 +1,51 @@
+//! Where the legacy daemon listens, by the daemon's own rules (protocol doc §1).
+
+use std::path::PathBuf;
+
+pub const FALLBACK: &str = "/tmp/stt/super-stt.sock";
+
+/// `runtime_dir` is `$XDG_RUNTIME_DIR` (None when unset).
+pub fn legacy_socket_path(runtime_dir: Option<&str>, uid: u32) -> PathBuf {
+    let dir = match runtime_dir {
+        Some(d) => d.to_owned(),
+        None => format!("/run/user/{uid}"),
+    };
+    let usable = !dir.is_empty()
+        && dir.len() <= 256
+        && !dir.contains("..")
+        && !dir.contains('\0')
+        && (dir.starts_with("/run/user/") || dir.starts_with("/tmp/"));
+    if usable {
+        PathBuf::from(dir).join("stt").join("super-stt.sock")
+    } else {
+        PathBuf::from(FALLBACK)
+    }
+}
+
+/// The default path for this process.
+pub fn default_legacy_socket_path() -> PathBuf {
+    let runtime_dir = std::env::var("XDG_RUNTIME_DIR").ok();
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    legacy_socket_path(runtime_dir.as_deref(), uid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follows_the_daemon_rules() {
+        assert_eq!(
+            legacy_socket_path(Some("/run/user/1000"), 0),
+            PathBuf::from("/run/user/1000/stt/super-stt.sock")
+        );
+        assert_eq!(legacy_socket_path(None, 42), PathBuf::from("/run/user/42/stt/super-stt.sock"));
+        assert_eq!(legacy_socket_path(Some("/tmp/x"), 0), PathBuf::from("/tmp/x/stt/super-stt.sock"));
+        for bad in ["", "/home/me", "/run/user/../etc", "relative/run/user/1"] {
+            assert_eq!(legacy_socket_path(Some(bad), 0), PathBuf::from(FALLBACK), "{bad:?}");
+        }
+        let long = format!("/tmp/{}", "a".repeat(300));
+        assert_eq!(legacy_socket_path(Some(&long), 0), PathBuf::from(FALLBACK));
+    }
+}
