@@ -5,7 +5,10 @@ fn main() {
         let mut build = cc::Build::new();
         build.file("native/mute_alsa.c");
         // Use the same ALSA headers cpal links against.
-        if let Ok(lib) = pkg_config::Config::new().cargo_metadata(false).probe("alsa") {
+        if let Ok(lib) = pkg_config::Config::new()
+            .cargo_metadata(false)
+            .probe("alsa")
+        {
             for path in lib.include_paths {
                 build.include(path);
             }

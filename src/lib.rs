@@ -1,10 +1,10 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 //! stt-capture: microphone → lock-free ring → 16 kHz → chunks → Super STT daemon.
 
+pub mod binding;
+pub mod capture;
 pub mod dsp;
 pub mod error;
-pub mod stats;
-pub mod capture;
-pub mod transport;
 pub mod pipeline;
-pub mod binding;
+pub mod stats;
+pub mod transport;

@@ -111,40 +111,36 @@ pub fn to_napi_error(env: &Env, error: &CoreError) -> Error {
 
 impl ToNapiValue for JsEvent {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
-        // SAFETY (for the calls below): `env` is the JS thread's env handed to this TSFN call.
         match val {
-            JsEvent::Chunk(chunk, captured_at_ms) => unsafe {
-                ChunkEvent::to_napi_value(
-                    env,
-                    ChunkEvent {
-                        seq: chunk.seq as u32,
-                        samples: Float32Array::new(chunk.samples),
-                        captured_at_ms,
-                    },
-                )
-            },
-            JsEvent::Level(l) => unsafe {
-                LevelEvent::to_napi_value(
-                    env,
-                    LevelEvent {
-                        rms: l.rms,
-                        peak: l.peak,
-                        rms_dbfs: l.rms_dbfs,
-                        peak_dbfs: l.peak_dbfs,
-                    },
-                )
-            },
+            JsEvent::Chunk(chunk, captured_at_ms) => {
+                let event = ChunkEvent {
+                    seq: chunk.seq as u32,
+                    samples: Float32Array::new(chunk.samples),
+                    captured_at_ms,
+                };
+                // SAFETY: `env` is the live env of the JS thread running this TSFN call.
+                unsafe { ChunkEvent::to_napi_value(env, event) }
+            }
+            JsEvent::Level(l) => {
+                let event = LevelEvent {
+                    rms: l.rms,
+                    peak: l.peak,
+                    rms_dbfs: l.rms_dbfs,
+                    peak_dbfs: l.peak_dbfs,
+                };
+                // SAFETY: as above.
+                unsafe { LevelEvent::to_napi_value(env, event) }
+            }
             JsEvent::Error(code, message) => create_js_error(env, code, &message),
-            JsEvent::Transcription(t) => unsafe {
-                TranscriptionEvent::to_napi_value(
-                    env,
-                    TranscriptionEvent {
-                        text: t.text,
-                        client_id: t.client_id,
-                        timestamp: t.timestamp,
-                    },
-                )
-            },
+            JsEvent::Transcription(t) => {
+                let event = TranscriptionEvent {
+                    text: t.text,
+                    client_id: t.client_id,
+                    timestamp: t.timestamp,
+                };
+                // SAFETY: as above.
+                unsafe { TranscriptionEvent::to_napi_value(env, event) }
+            }
         }
     }
 }
@@ -185,11 +181,17 @@ impl Listeners {
             let list = self.lock();
             list.iter()
                 .filter(|l| l.kind == kind)
-                .filter(|l| l.func.call(make(), ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok)
+                .filter(|l| {
+                    l.func.call(make(), ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok
+                })
                 .count() as u64
         };
         if dropped > 0 {
-            let counters = self.counters.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let counters = self
+                .counters
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
             let counter = match kind {
                 EventKind::Chunk => &counters.chunk_events_dropped,
                 EventKind::Level => &counters.level_events_dropped,
@@ -207,7 +209,9 @@ impl Listeners {
 impl EventSink for Listeners {
     fn chunk(&self, chunk: &Chunk, captured_at_ms: f64) {
         if self.has(EventKind::Chunk) {
-            self.emit(EventKind::Chunk, || JsEvent::Chunk(chunk.clone(), captured_at_ms));
+            self.emit(EventKind::Chunk, || {
+                JsEvent::Chunk(chunk.clone(), captured_at_ms)
+            });
         }
     }
 
@@ -216,10 +220,14 @@ impl EventSink for Listeners {
     }
 
     fn error(&self, error: &CoreError) {
-        self.emit(EventKind::Error, || JsEvent::Error(error.code(), error.to_string()));
+        self.emit(EventKind::Error, || {
+            JsEvent::Error(error.code(), error.to_string())
+        });
     }
 
     fn transcription(&self, transcription: Transcription) {
-        self.emit(EventKind::Transcription, || JsEvent::Transcription(transcription.clone()));
+        self.emit(EventKind::Transcription, || {
+            JsEvent::Transcription(transcription.clone())
+        });
     }
 }

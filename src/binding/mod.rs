@@ -15,7 +15,7 @@ use crate::error::Error as CoreError;
 use crate::pipeline::{self, EventSink, Pipeline, PipelineConfig};
 use crate::stats::{CaptureCounters, PipelineCounters};
 use crate::transport::legacy::LegacyLink;
-use events::{to_napi_error, EventKind, Listener, Listeners, ListenerFn, LISTENER_QUEUE};
+use events::{to_napi_error, EventKind, Listener, ListenerFn, Listeners, LISTENER_QUEUE};
 use options::{parse_options, CaptureConfig};
 
 /// An input device as `listInputDevices()` reports it.
@@ -114,7 +114,11 @@ struct Shared {
     config: CaptureConfig,
     state: tokio::sync::Mutex<Option<Running>>,
     capturing: AtomicBool,
-    counters: Mutex<(Arc<CaptureCounters>, Arc<PipelineCounters>, Option<StreamInfo>)>,
+    counters: Mutex<(
+        Arc<CaptureCounters>,
+        Arc<PipelineCounters>,
+        Option<StreamInfo>,
+    )>,
     listeners: Arc<Listeners>,
 }
 
@@ -142,9 +146,10 @@ impl Shared {
         };
         let device = self.config.device.clone();
         let counters = capture_counters.clone();
-        let opened = tokio::task::spawn_blocking(move || capture::open_input(device.as_deref(), counters))
-            .await
-            .unwrap_or_else(|e| Err(CoreError::Internal(e.to_string())));
+        let opened =
+            tokio::task::spawn_blocking(move || capture::open_input(device.as_deref(), counters))
+                .await
+                .unwrap_or_else(|e| Err(CoreError::Internal(e.to_string())));
         let opened = match opened {
             Ok(opened) => opened,
             Err(e) => {
@@ -196,7 +201,11 @@ impl Shared {
 pub struct AudioCapture {
     shared: Arc<Shared>,
     /// JS references to the listeners, for `off()`; only touched on the JS thread.
-    listener_refs: Vec<(u64, EventKind, FunctionRef<Unknown<'static>, Unknown<'static>>)>,
+    listener_refs: Vec<(
+        u64,
+        EventKind,
+        FunctionRef<Unknown<'static>, Unknown<'static>>,
+    )>,
     next_listener_id: u64,
 }
 
@@ -257,7 +266,12 @@ impl AudioCapture {
     /// Counters of the current (or last) capture.
     #[napi]
     pub fn stats(&self) -> CaptureStats {
-        let (cap, pipe, info) = self.shared.counters.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let (cap, pipe, info) = self
+            .shared
+            .counters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let n = |a: &std::sync::atomic::AtomicU64| a.load(Relaxed) as f64;
         CaptureStats {
             frames_captured: n(&cap.frames_captured),
@@ -352,7 +366,10 @@ fn parse_event(env: &Env, event: &str) -> Result<EventKind> {
             env,
             &CoreError::invalid_option(
                 "event",
-                format!("unknown event {event:?}; events: {}", EventKind::NAMES.join(", ")),
+                format!(
+                    "unknown event {event:?}; events: {}",
+                    EventKind::NAMES.join(", ")
+                ),
             ),
         )
     })

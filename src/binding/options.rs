@@ -37,7 +37,11 @@ fn generated_client_id() -> String {
     )
 }
 
-fn non_empty_string(name: &str, value: Unknown<'_>, max_len: usize) -> std::result::Result<String, CoreError> {
+fn non_empty_string(
+    name: &str,
+    value: Unknown<'_>,
+    max_len: usize,
+) -> std::result::Result<String, CoreError> {
     if value.get_type().ok() != Some(ValueType::String) {
         return Err(CoreError::invalid_option(name, "must be a string"));
     }
@@ -48,7 +52,10 @@ fn non_empty_string(name: &str, value: Unknown<'_>, max_len: usize) -> std::resu
         return Err(CoreError::invalid_option(name, "must not be empty"));
     }
     if s.len() > max_len {
-        return Err(CoreError::invalid_option(name, format!("must be at most {max_len} bytes")));
+        return Err(CoreError::invalid_option(
+            name,
+            format!("must be at most {max_len} bytes"),
+        ));
     }
     if s.contains('\0') {
         return Err(CoreError::invalid_option(name, "must not contain NUL"));
@@ -67,14 +74,22 @@ pub fn parse_options(options: Option<Object<'_>>) -> std::result::Result<Capture
     let Some(options) = options else {
         return Ok(config);
     };
-    let keys = Object::keys(&options)
-        .map_err(|e| CoreError::invalid_option("options", format!("must be a plain object ({e})")))?;
-    let unknown: Vec<&String> = keys.iter().filter(|k| !KNOWN.contains(&k.as_str())).collect();
+    let keys = Object::keys(&options).map_err(|e| {
+        CoreError::invalid_option("options", format!("must be a plain object ({e})"))
+    })?;
+    let unknown: Vec<&String> = keys
+        .iter()
+        .filter(|k| !KNOWN.contains(&k.as_str()))
+        .collect();
     if !unknown.is_empty() {
         let unknown: Vec<&str> = unknown.iter().map(|s| s.as_str()).collect();
         return Err(CoreError::invalid_option(
             "options",
-            format!("unknown option(s) {}; known: {}", unknown.join(", "), KNOWN.join(", ")),
+            format!(
+                "unknown option(s) {}; known: {}",
+                unknown.join(", "),
+                KNOWN.join(", ")
+            ),
         ));
     }
     let get = |name: &str| -> std::result::Result<Option<Unknown<'_>>, CoreError> {
@@ -96,14 +111,26 @@ pub fn parse_options(options: Option<Object<'_>>) -> std::result::Result<Capture
         config.device = Some(non_empty_string("device", v, 4096)?);
     }
     if let Some(v) = get("chunkMs")? {
-        let range = format!("must be an integer from {} to {}", CHUNK_MS_RANGE.start(), CHUNK_MS_RANGE.end());
+        let range = format!(
+            "must be an integer from {} to {}",
+            CHUNK_MS_RANGE.start(),
+            CHUNK_MS_RANGE.end()
+        );
         if v.get_type().ok() != Some(ValueType::Number) {
             return Err(CoreError::invalid_option("chunkMs", range));
         }
         // SAFETY: the type was checked to be a number just above.
-        let ms: f64 = unsafe { v.cast::<f64>() }.map_err(|_| CoreError::invalid_option("chunkMs", range.clone()))?;
-        if !ms.is_finite() || ms.fract() != 0.0 || !CHUNK_MS_RANGE.contains(&(ms as u32)) || ms < 0.0 {
-            return Err(CoreError::invalid_option("chunkMs", format!("{range} (got {ms})")));
+        let ms: f64 = unsafe { v.cast::<f64>() }
+            .map_err(|_| CoreError::invalid_option("chunkMs", range.clone()))?;
+        if !ms.is_finite()
+            || ms.fract() != 0.0
+            || !CHUNK_MS_RANGE.contains(&(ms as u32))
+            || ms < 0.0
+        {
+            return Err(CoreError::invalid_option(
+                "chunkMs",
+                format!("{range} (got {ms})"),
+            ));
         }
         config.chunk_ms = ms as u32;
     }
@@ -112,7 +139,8 @@ pub fn parse_options(options: Option<Object<'_>>) -> std::result::Result<Capture
             return Err(CoreError::invalid_option("daemon", "must be a boolean"));
         }
         // SAFETY: the type was checked to be a boolean just above.
-        config.daemon = unsafe { v.cast::<bool>() }.map_err(|_| CoreError::invalid_option("daemon", "must be a boolean"))?;
+        config.daemon = unsafe { v.cast::<bool>() }
+            .map_err(|_| CoreError::invalid_option("daemon", "must be a boolean"))?;
     }
     Ok(config)
 }

@@ -86,14 +86,23 @@ pub fn list_input_devices() -> Result<Vec<InputDeviceInfo>> {
         .map_err(|e| Error::Device(format!("cannot enumerate input devices: {e}")))?;
     let mut out = Vec::new();
     for device in devices {
-        let Some(id) = device_id(&device) else { continue };
-        let Ok(configs) = device.supported_input_configs() else { continue };
+        let Some(id) = device_id(&device) else {
+            continue;
+        };
+        let Ok(configs) = device.supported_input_configs() else {
+            continue;
+        };
         let mut channels = 0;
         let mut rates = Vec::new();
         for c in configs {
             channels = channels.max(c.channels());
             let (lo, hi) = (c.min_sample_rate(), c.max_sample_rate());
-            rates.extend(COMMON_RATES.iter().copied().filter(|r| (lo..=hi).contains(r)));
+            rates.extend(
+                COMMON_RATES
+                    .iter()
+                    .copied()
+                    .filter(|r| (lo..=hi).contains(r)),
+            );
         }
         if channels == 0 {
             continue;
@@ -131,7 +140,11 @@ fn find_device(host: &cpal::Host, wanted: Option<&str>) -> Result<cpal::Device> 
     }
     Err(Error::NoDevice(format!(
         "no input device with id or name {wanted:?}; available: {}",
-        if seen.is_empty() { "none".to_owned() } else { seen.join(", ") }
+        if seen.is_empty() {
+            "none".to_owned()
+        } else {
+            seen.join(", ")
+        }
     )))
 }
 
@@ -142,7 +155,10 @@ pub fn open_input(wanted: Option<&str>, counters: Arc<CaptureCounters>) -> Resul
     let host = cpal::default_host();
     let device = find_device(&host, wanted)?;
     let supported = device.default_input_config().map_err(|e| {
-        Error::NoDevice(format!("{} has no usable input configuration: {e}", device_name(&device)))
+        Error::NoDevice(format!(
+            "{} has no usable input configuration: {e}",
+            device_name(&device)
+        ))
     })?;
     let config = supported.config();
     let capacity = ((config.sample_rate as f64 * RING_SECONDS) as usize).max(8192);
@@ -153,7 +169,14 @@ pub fn open_input(wanted: Option<&str>, counters: Arc<CaptureCounters>) -> Resul
 
     macro_rules! build {
         ($t:ty) => {
-            build_stream::<$t>(&device, config, channels, producer, counters, errors.clone())
+            build_stream::<$t>(
+                &device,
+                config,
+                channels,
+                producer,
+                counters,
+                errors.clone(),
+            )
         };
     }
     let stream = match format {
@@ -224,3 +247,6 @@ where
             _ => Error::Device(e.to_string()),
         })
 }
+
+#[cfg(test)]
+mod realtime_alloc_tests;

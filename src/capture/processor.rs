@@ -52,8 +52,11 @@ where
             let pushed = self.ring.push_slice(&self.scratch[..n]);
             dropped += n - pushed;
         }
-        self.counters
-            .record_callback(frames as u64, dropped as u64, self.ring.occupied_len() as u64);
+        self.counters.record_callback(
+            frames as u64,
+            dropped as u64,
+            self.ring.occupied_len() as u64,
+        );
     }
 }
 

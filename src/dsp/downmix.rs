@@ -59,7 +59,10 @@ mod tests {
         check(&[vec![0.0f32], vec![0.5], vec![-1.0]], &[0.0, 0.5, -1.0]);
         check(&[vec![0.0f64], vec![0.5], vec![-1.0]], &[0.0, 0.5, -1.0]);
         check(&[vec![0i8], vec![64], vec![-128]], &[0.0, 0.5, -1.0]);
-        check(&[vec![0i16], vec![16384], vec![i16::MIN]], &[0.0, 0.5, -1.0]);
+        check(
+            &[vec![0i16], vec![16384], vec![i16::MIN]],
+            &[0.0, 0.5, -1.0],
+        );
         check(
             &[
                 vec![I24::new(0).unwrap()],
@@ -68,8 +71,14 @@ mod tests {
             ],
             &[0.0, 0.5, -1.0],
         );
-        check(&[vec![0i32], vec![1 << 30], vec![i32::MIN]], &[0.0, 0.5, -1.0]);
-        check(&[vec![0i64], vec![1 << 62], vec![i64::MIN]], &[0.0, 0.5, -1.0]);
+        check(
+            &[vec![0i32], vec![1 << 30], vec![i32::MIN]],
+            &[0.0, 0.5, -1.0],
+        );
+        check(
+            &[vec![0i64], vec![1 << 62], vec![i64::MIN]],
+            &[0.0, 0.5, -1.0],
+        );
         check(&[vec![128u8], vec![192], vec![0]], &[0.0, 0.5, -1.0]);
         check(&[vec![32768u16], vec![49152], vec![0]], &[0.0, 0.5, -1.0]);
         check(
@@ -80,8 +89,14 @@ mod tests {
             ],
             &[0.0, 0.5, -1.0],
         );
-        check(&[vec![1u32 << 31], vec![3 << 30], vec![0]], &[0.0, 0.5, -1.0]);
-        check(&[vec![1u64 << 63], vec![3 << 62], vec![0]], &[0.0, 0.5, -1.0]);
+        check(
+            &[vec![1u32 << 31], vec![3 << 30], vec![0]],
+            &[0.0, 0.5, -1.0],
+        );
+        check(
+            &[vec![1u64 << 63], vec![3 << 62], vec![0]],
+            &[0.0, 0.5, -1.0],
+        );
     }
 
     #[test]
@@ -93,10 +108,7 @@ mod tests {
             check(&[frame.clone(), frame], &[want, want]);
         }
         // i16 stereo: opposite channels cancel, equal channels keep their level.
-        check(
-            &[vec![16384i16, -16384], vec![16384, 16384]],
-            &[0.0, 0.5],
-        );
+        check(&[vec![16384i16, -16384], vec![16384, 16384]], &[0.0, 0.5]);
     }
 
     #[test]

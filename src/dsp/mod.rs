@@ -13,7 +13,11 @@ pub const TARGET_RATE: u32 = 16_000;
 /// NaN/Infinity) and everything is clipped to [-1, 1] (the protocol's range).
 pub fn sanitize_in_place(samples: &mut [f32]) {
     for s in samples {
-        *s = if s.is_finite() { s.clamp(-1.0, 1.0) } else { 0.0 };
+        *s = if s.is_finite() {
+            s.clamp(-1.0, 1.0)
+        } else {
+            0.0
+        };
     }
 }
 

@@ -54,7 +54,11 @@ impl StreamResampler {
             )
         };
         let (in_len, out_len, delay) = match &fft {
-            Some(f) => (f.input_frames_next(), f.output_frames_max(), f.output_delay()),
+            Some(f) => (
+                f.input_frames_next(),
+                f.output_frames_max(),
+                f.output_delay(),
+            ),
             None => (0, 0, 0),
         };
         Ok(Self {
@@ -178,7 +182,10 @@ mod tests {
 
     fn sine(rate: u32, freq: f64, amplitude: f64, frames: usize) -> Vec<f32> {
         (0..frames)
-            .map(|i| (amplitude * (2.0 * std::f64::consts::PI * freq * i as f64 / rate as f64).sin()) as f32)
+            .map(|i| {
+                (amplitude * (2.0 * std::f64::consts::PI * freq * i as f64 / rate as f64).sin())
+                    as f32
+            })
             .collect()
     }
 
@@ -194,7 +201,9 @@ mod tests {
 
     #[test]
     fn output_count_is_exact_for_common_rates() {
-        for rate in [8_000u32, 11_025, 16_000, 22_050, 32_000, 44_100, 48_000, 88_200, 96_000] {
+        for rate in [
+            8_000u32, 11_025, 16_000, 22_050, 32_000, 44_100, 48_000, 88_200, 96_000,
+        ] {
             for frames in [0usize, 1, 239, 4_800, 48_017, 100_003] {
                 let input = sine(rate, 440.0, 0.5, frames);
                 let out = resample_all(rate, &input, 240);

@@ -118,7 +118,10 @@ struct CaptureClock {
 
 impl CaptureClock {
     fn new(rate: u32) -> Self {
-        Self { rate: rate as f64, offset_ms: None }
+        Self {
+            rate: rate as f64,
+            offset_ms: None,
+        }
     }
 
     fn observe(&mut self, frames_captured: u64) {
@@ -151,7 +154,11 @@ struct PipelineTask {
 }
 
 impl PipelineTask {
-    async fn run(mut self, cancel: CancellationToken, sender: Option<(Arc<SendQueue>, JoinHandle<()>)>) {
+    async fn run(
+        mut self,
+        cancel: CancellationToken,
+        sender: Option<(Arc<SendQueue>, JoinHandle<()>)>,
+    ) {
         let queue = sender.as_ref().map(|(q, _)| q.clone());
         let mut ticker = tokio::time::interval(self.config.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -178,7 +185,10 @@ impl PipelineTask {
         }
         if let Some((queue, mut handle)) = sender {
             queue.close();
-            if tokio::time::timeout(self.config.stop_timeout, &mut handle).await.is_err() {
+            if tokio::time::timeout(self.config.stop_timeout, &mut handle)
+                .await
+                .is_err()
+            {
                 handle.abort();
                 let _ = handle.await;
                 queue.fail_remaining();
@@ -213,7 +223,9 @@ impl PipelineTask {
         let mut on_chunk = |mut chunk: Chunk| {
             sanitize_in_place(&mut chunk.samples);
             counters.chunks_emitted.fetch_add(1, Relaxed);
-            counters.samples_emitted.fetch_add(chunk.samples.len() as u64, Relaxed);
+            counters
+                .samples_emitted
+                .fetch_add(chunk.samples.len() as u64, Relaxed);
             sink.chunk(&chunk, clock.time_of(chunk.start_sample));
             if let Some(queue) = queue {
                 queue.push(chunk);
@@ -230,7 +242,9 @@ impl PipelineTask {
             }
             resampler.process(&drain_buf[..n], &mut on_samples);
         }
-        capture_counters.ring_fill.store(ring.occupied_len() as u64, Relaxed);
+        capture_counters
+            .ring_fill
+            .store(ring.occupied_len() as u64, Relaxed);
         if last {
             resampler.flush(&mut on_samples);
             if let Some(chunk) = chunker.flush() {
@@ -240,8 +254,11 @@ impl PipelineTask {
     }
 }
 
-
-async fn run_sender<T: Transport>(mut transport: T, queue: Arc<SendQueue>, sink: Arc<dyn EventSink>) {
+async fn run_sender<T: Transport>(
+    mut transport: T,
+    queue: Arc<SendQueue>,
+    sink: Arc<dyn EventSink>,
+) {
     // Report the first failure of a run of failures, not every chunk of it.
     let mut failing = false;
     while let Some(chunk) = queue.pop().await {

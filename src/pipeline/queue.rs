@@ -48,7 +48,9 @@ impl SendQueue {
             items.push_back(chunk);
             self.counters.chunks_queued.fetch_add(1, Relaxed);
             let depth = self.counters.send_queue_depth.fetch_add(1, Relaxed) + 1;
-            self.counters.send_queue_high_water.fetch_max(depth, Relaxed);
+            self.counters
+                .send_queue_high_water
+                .fetch_max(depth, Relaxed);
         }
         self.notify.notify_one();
     }
@@ -72,7 +74,9 @@ impl SendQueue {
     pub fn done(&self, chunk: &Chunk, sent: bool) {
         if sent {
             self.counters.chunks_sent.fetch_add(1, Relaxed);
-            self.counters.samples_sent.fetch_add(chunk.samples.len() as u64, Relaxed);
+            self.counters
+                .samples_sent
+                .fetch_add(chunk.samples.len() as u64, Relaxed);
         } else {
             self.counters.chunks_failed.fetch_add(1, Relaxed);
         }
@@ -102,7 +106,11 @@ mod tests {
     use super::*;
 
     fn chunk(seq: u64) -> Chunk {
-        Chunk { seq, start_sample: seq * 10, samples: vec![0.0; 10] }
+        Chunk {
+            seq,
+            start_sample: seq * 10,
+            samples: vec![0.0; 10],
+        }
     }
 
     fn invariant_holds(c: &PipelineCounters) -> bool {
@@ -125,7 +133,10 @@ mod tests {
         assert_eq!(counters.send_queue_high_water.load(Relaxed), 3);
         let first = q.pop().await.unwrap();
         assert_eq!(first.seq, 2, "the oldest two were dropped");
-        assert!(invariant_holds(&counters), "in flight still counts as depth");
+        assert!(
+            invariant_holds(&counters),
+            "in flight still counts as depth"
+        );
         q.done(&first, true);
         let second = q.pop().await.unwrap();
         q.done(&second, false);

@@ -24,7 +24,8 @@ mod tests {
     fn round_trip_uses_an_8_byte_big_endian_prefix() {
         let mut c = codec();
         let mut buf = BytesMut::new();
-        c.encode(Bytes::from_static(br#"{"command":"ping"}"#), &mut buf).unwrap();
+        c.encode(Bytes::from_static(br#"{"command":"ping"}"#), &mut buf)
+            .unwrap();
         assert_eq!(&buf[..8], &18u64.to_be_bytes());
         assert_eq!(&buf[8..], br#"{"command":"ping"}"#);
         let frame = c.decode(&mut buf).unwrap().unwrap();

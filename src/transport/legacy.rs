@@ -54,7 +54,9 @@ impl Connection {
         loop {
             let frame = match self.framed.next().await {
                 Some(Ok(frame)) => frame,
-                Some(Err(e)) => return Err(Error::Protocol(format!("bad frame from the daemon: {e}"))),
+                Some(Err(e)) => {
+                    return Err(Error::Protocol(format!("bad frame from the daemon: {e}")))
+                }
                 None => return Err(Error::Protocol("the daemon closed the connection".into())),
             };
             match parse_incoming(&frame)? {
@@ -75,7 +77,11 @@ pub struct LegacyLink {
 impl LegacyLink {
     /// Connects, subscribes and starts the realtime session. Fails with
     /// `E_DAEMON_UNREACHABLE` when nothing listens at `path`.
-    pub async fn open(path: PathBuf, client_id: String, on_transcription: TranscriptionHandler) -> Result<Self> {
+    pub async fn open(
+        path: PathBuf,
+        client_id: String,
+        on_transcription: TranscriptionHandler,
+    ) -> Result<Self> {
         let mut link = Self {
             path,
             client_id,
@@ -96,12 +102,18 @@ impl LegacyLink {
             let client_id = self.client_id.clone();
             let handler = &mut self.on_transcription;
             let mut on_note = |n: Notification| forward(&client_id, n, handler);
-            conn.request(&Request::subscribe(SUBSCRIBED_EVENTS, CLIENT_NAME), &mut on_note)
-                .await?
-                .into_result()?;
-            conn.request(&Request::start_realtime(&client_id, TARGET_RATE), &mut on_note)
-                .await?
-                .into_result()?;
+            conn.request(
+                &Request::subscribe(SUBSCRIBED_EVENTS, CLIENT_NAME),
+                &mut on_note,
+            )
+            .await?
+            .into_result()?;
+            conn.request(
+                &Request::start_realtime(&client_id, TARGET_RATE),
+                &mut on_note,
+            )
+            .await?
+            .into_result()?;
             self.conn = Some(conn);
         }
         Ok(self.conn.as_mut().expect("connection was just set"))
@@ -110,7 +122,10 @@ impl LegacyLink {
     async fn call(&mut self, request: &Request<'_>) -> Result<()> {
         let client_id = self.client_id.clone();
         self.ensure_connected().await?;
-        let (conn, handler) = (self.conn.as_mut().expect("connected above"), &mut self.on_transcription);
+        let (conn, handler) = (
+            self.conn.as_mut().expect("connected above"),
+            &mut self.on_transcription,
+        );
         let mut on_note = |n: Notification| forward(&client_id, n, handler);
         match conn.request(request, &mut on_note).await {
             Ok(response) => response.into_result().map(drop),
@@ -140,13 +155,16 @@ fn forward(client_id: &str, n: Notification, handler: &mut TranscriptionHandler)
 impl Transport for LegacyLink {
     async fn send_chunk(&mut self, samples: &[f32]) -> Result<()> {
         let client_id = self.client_id.clone();
-        self.call(&Request::realtime_audio(&client_id, samples, TARGET_RATE)).await
+        self.call(&Request::realtime_audio(&client_id, samples, TARGET_RATE))
+            .await
     }
 
     /// The daemon has no stop command: a new empty session with the same id replaces the old.
     async fn end_session(&mut self) -> Result<()> {
         let client_id = self.client_id.clone();
-        let result = self.call(&Request::start_realtime(&client_id, TARGET_RATE)).await;
+        let result = self
+            .call(&Request::start_realtime(&client_id, TARGET_RATE))
+            .await;
         self.conn = None;
         result
     }

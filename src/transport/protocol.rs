@@ -104,7 +104,8 @@ impl Response {
             Ok(self)
         } else {
             Err(Error::DaemonError(
-                self.message.unwrap_or_else(|| format!("status {:?}", self.status)),
+                self.message
+                    .unwrap_or_else(|| format!("status {:?}", self.status)),
             ))
         }
     }
@@ -116,37 +117,64 @@ mod tests {
 
     #[test]
     fn requests_match_the_daemon_field_names_and_types() {
-        let json = String::from_utf8(Request::start_realtime("tui-1", 16_000).to_json().unwrap()).unwrap();
-        assert_eq!(json, r#"{"command":"start_realtime","client_id":"tui-1","sample_rate":16000}"#);
+        let json =
+            String::from_utf8(Request::start_realtime("tui-1", 16_000).to_json().unwrap()).unwrap();
+        assert_eq!(
+            json,
+            r#"{"command":"start_realtime","client_id":"tui-1","sample_rate":16000}"#
+        );
         let audio = [0.0f32, 0.5, -0.25];
-        let json = String::from_utf8(Request::realtime_audio("c", &audio, 16_000).to_json().unwrap()).unwrap();
+        let json = String::from_utf8(
+            Request::realtime_audio("c", &audio, 16_000)
+                .to_json()
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!(
             json,
             r#"{"command":"realtime_audio","client_id":"c","audio_data":[0.0,0.5,-0.25],"sample_rate":16000}"#
         );
-        let json = String::from_utf8(Request::subscribe(&["realtime_transcription"], "x").to_json().unwrap()).unwrap();
+        let json = String::from_utf8(
+            Request::subscribe(&["realtime_transcription"], "x")
+                .to_json()
+                .unwrap(),
+        )
+        .unwrap();
         assert!(json.contains(r#""event_types":["realtime_transcription"]"#));
     }
 
     #[test]
     fn responses_and_notifications_are_told_apart() {
-        let r = parse_incoming(br#"{"status":"success","message":"Audio chunk processed"}"#).unwrap();
+        let r =
+            parse_incoming(br#"{"status":"success","message":"Audio chunk processed"}"#).unwrap();
         assert!(matches!(r, Incoming::Response(ref r) if r.status == "success"));
         let n = parse_incoming(
             br#"{"type":"notification","event_type":"realtime_transcription","client_id":"tui-1","timestamp":"t","data":{"transcription":"hello"}}"#,
         )
         .unwrap();
-        let Incoming::Notification(n) = n else { panic!("not a notification") };
+        let Incoming::Notification(n) = n else {
+            panic!("not a notification")
+        };
         assert_eq!(n.client_id.as_deref(), Some("tui-1"));
         assert_eq!(n.data["transcription"], "hello");
     }
 
     #[test]
     fn malformed_frames_are_protocol_errors_and_error_status_is_a_daemon_error() {
-        assert_eq!(parse_incoming(b"not json").unwrap_err().code(), "E_PROTOCOL");
+        assert_eq!(
+            parse_incoming(b"not json").unwrap_err().code(),
+            "E_PROTOCOL"
+        );
         assert_eq!(parse_incoming(b"[1,2]").unwrap_err().code(), "E_PROTOCOL");
-        assert_eq!(parse_incoming(br#"{"message":"no status"}"#).unwrap_err().code(), "E_PROTOCOL");
-        let Incoming::Response(r) = parse_incoming(br#"{"status":"error","message":"Rate limit exceeded"}"#).unwrap() else {
+        assert_eq!(
+            parse_incoming(br#"{"message":"no status"}"#)
+                .unwrap_err()
+                .code(),
+            "E_PROTOCOL"
+        );
+        let Incoming::Response(r) =
+            parse_incoming(br#"{"status":"error","message":"Rate limit exceeded"}"#).unwrap()
+        else {
             panic!()
         };
         let e = r.into_result().unwrap_err();

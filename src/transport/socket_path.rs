@@ -40,10 +40,20 @@ mod tests {
             legacy_socket_path(Some("/run/user/1000"), 0),
             PathBuf::from("/run/user/1000/stt/super-stt.sock")
         );
-        assert_eq!(legacy_socket_path(None, 42), PathBuf::from("/run/user/42/stt/super-stt.sock"));
-        assert_eq!(legacy_socket_path(Some("/tmp/x"), 0), PathBuf::from("/tmp/x/stt/super-stt.sock"));
+        assert_eq!(
+            legacy_socket_path(None, 42),
+            PathBuf::from("/run/user/42/stt/super-stt.sock")
+        );
+        assert_eq!(
+            legacy_socket_path(Some("/tmp/x"), 0),
+            PathBuf::from("/tmp/x/stt/super-stt.sock")
+        );
         for bad in ["", "/home/me", "/run/user/../etc", "relative/run/user/1"] {
-            assert_eq!(legacy_socket_path(Some(bad), 0), PathBuf::from(FALLBACK), "{bad:?}");
+            assert_eq!(
+                legacy_socket_path(Some(bad), 0),
+                PathBuf::from(FALLBACK),
+                "{bad:?}"
+            );
         }
         let long = format!("/tmp/{}", "a".repeat(300));
         assert_eq!(legacy_socket_path(Some(&long), 0), PathBuf::from(FALLBACK));

@@ -1,0 +1,67 @@
+'use strict'
+// The virtual microphone of shared/docs/testing-audio.md §1: ALSA's `file` plugin reads a
+// FIFO that a paced writer feeds with f32 LE stereo at 48 kHz, 240 frames every 5 ms. cpal's
+// real ALSA path opens it as the default input device.
+//
+// Call `setupVirtualMic()` before the addon first touches ALSA (it sets ALSA_CONFIG_PATH).
+
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { execFileSync } = require('node:child_process')
+const { Worker } = require('node:worker_threads')
+
+const RATE = 48000
+const CHANNELS = 2
+const PERIOD_FRAMES = 240
+
+function setupVirtualMic() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stt-vmic-'))
+  const fifo = path.join(dir, 'mic.fifo')
+  execFileSync('mkfifo', [fifo])
+  const conf = path.join(dir, 'test-asound.conf')
+  fs.writeFileSync(
+    conf,
+    `pcm.!default {
+    type file
+    slave.pcm "null"
+    file "/dev/null"
+    infile "${fifo}"
+    format "raw"
+    hint { show on description "virtual test microphone" }
+}
+`,
+  )
+  const alsaConf = ['/usr/share/alsa/alsa.conf', '/etc/alsa/alsa.conf'].find((p) => fs.existsSync(p))
+  process.env.ALSA_CONFIG_PATH = `${alsaConf}:${conf}`
+  return { dir, fifo, rate: RATE, channels: CHANNELS }
+}
+
+/**
+ * Starts feeding the FIFO from a worker thread (never the thread that stops the capture).
+ * `signal`: { type: 'sine', freq, amplitude } (same on both channels) or
+ * { type: 'stereo-sines', left: {freq, amplitude}, right: {freq, amplitude} } or { type: 'silence' }.
+ * Returns { stop(): Promise<{ framesWritten }> }.
+ */
+function startFeeder(fifo, signal) {
+  const control = new Int32Array(new SharedArrayBuffer(8))
+  const worker = new Worker(path.join(__dirname, 'feeder-worker.js'), {
+    workerData: { fifo, signal, rate: RATE, channels: CHANNELS, periodFrames: PERIOD_FRAMES, control },
+  })
+  let result = null
+  const done = new Promise((resolve, reject) => {
+    worker.on('message', (m) => (result = m))
+    worker.on('error', reject)
+    worker.on('exit', () => resolve(result))
+  })
+  return {
+    /** Frames written so far. */
+    framesWritten: () => Atomics.load(control, 1) * PERIOD_FRAMES,
+    async stop() {
+      Atomics.store(control, 0, 1)
+      return done
+    },
+  }
+}
+
+module.exports = { setupVirtualMic, startFeeder, RATE, CHANNELS, PERIOD_FRAMES }

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole check, run by `npm test` (and so by CI): format, lints, layering, Rust tests,
+# committed generated bindings, JS tests through the real ALSA path.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --quiet -- -D warnings
+
+step "layering: napi only in src/binding"
+if grep -rnE "(use |\b)napi(_derive|_sys)?::|#\[napi" src/capture src/dsp src/transport src/pipeline src/error.rs src/stats.rs; then
+  echo "napi is used outside src/binding" >&2
+  exit 1
+fi
+
+step "cargo test"
+cargo test --quiet
+
+step "build the addon and check the committed index.js / index.d.ts match the Rust source"
+npx napi build --platform --release
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  git diff --exit-code -- index.js index.d.ts || {
+    echo "index.js / index.d.ts are stale: commit the regenerated files" >&2
+    exit 1
+  }
+fi
+
+step "node --test __test__/"
+node --test --test-concurrency=1 __test__/
