@@ -67,9 +67,17 @@ impl Pipeline {
     /// Stops after draining the ring, flushing the resampler and the final partial chunk and,
     /// with a daemon, sending everything queued and ending the session. Stop the audio stream
     /// first so that no frame arrives after the final drain.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.cancel.cancel();
-        let _ = self.handle.await;
+        let _ = (&mut self.handle).await;
+    }
+}
+
+impl Drop for Pipeline {
+    /// A capture dropped without `stop()` (e.g. garbage-collected while running) still ends
+    /// its task: it drains, flushes and ends the daemon session on its own.
+    fn drop(&mut self) {
+        self.cancel.cancel();
     }
 }
 
@@ -282,5 +290,94 @@ async fn run_sender<T: Transport>(
     }
     if let Err(e) = transport.end_session().await {
         sink.error(&e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ringbuf::traits::{Producer, Split};
+    use ringbuf::HeapRb;
+    use std::sync::Mutex;
+
+    /// Records what a daemon would receive.
+    #[derive(Clone, Default)]
+    struct Recorder {
+        chunks: Arc<Mutex<Vec<Vec<f32>>>>,
+        ended: Arc<Mutex<bool>>,
+    }
+
+    impl Transport for Recorder {
+        async fn send_chunk(&mut self, samples: &[f32]) -> Result<()> {
+            self.chunks.lock().unwrap().push(samples.to_vec());
+            Ok(())
+        }
+        async fn end_session(&mut self) -> Result<()> {
+            *self.ended.lock().unwrap() = true;
+            Ok(())
+        }
+    }
+
+    #[derive(Default)]
+    struct Events {
+        seqs: Mutex<Vec<u64>>,
+        levels: Mutex<usize>,
+    }
+
+    impl EventSink for Events {
+        fn chunk(&self, chunk: &Chunk, _: f64) {
+            self.seqs.lock().unwrap().push(chunk.seq);
+        }
+        fn level(&self, _: Level) {
+            *self.levels.lock().unwrap() += 1;
+        }
+        fn error(&self, e: &Error) {
+            panic!("unexpected error event: {e}");
+        }
+        fn transcription(&self, _: Transcription) {}
+    }
+
+    #[tokio::test]
+    async fn every_frame_reaches_the_transport_at_44_1_khz() {
+        let rate = 44_100;
+        let (mut prod, cons) = HeapRb::<f32>::new(rate as usize * 2).split();
+        let capture = Arc::new(CaptureCounters::default());
+        let counters = Arc::new(PipelineCounters::default());
+        let events = Arc::new(Events::default());
+        let recorder = Recorder::default();
+        let pipeline = spawn(
+            cons,
+            PipelineConfig::new(rate, 100),
+            capture.clone(),
+            counters.clone(),
+            Arc::new(StreamErrorSlot::default()),
+            events.clone(),
+            Some(recorder.clone()),
+        )
+        .unwrap();
+        // 1.23 s of a 1 kHz sine, in callback-sized pieces, while the pipeline runs.
+        let frames = 54_243;
+        let signal: Vec<f32> = (0..frames)
+            .map(|i| 0.5 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / rate as f32).sin())
+            .collect();
+        for part in signal.chunks(441) {
+            assert_eq!(prod.push_slice(part), part.len());
+            capture.record_callback(part.len() as u64, 0, 0);
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        pipeline.stop().await;
+
+        let chunks = recorder.chunks.lock().unwrap().clone();
+        let total: usize = chunks.iter().map(Vec::len).sum();
+        assert_eq!(total as u64, frames as u64 * 16_000 / rate as u64);
+        assert!(chunks[..chunks.len() - 1].iter().all(|c| c.len() == 1600));
+        assert!(*recorder.ended.lock().unwrap(), "the session was ended");
+        let seqs = events.seqs.lock().unwrap().clone();
+        assert_eq!(seqs, (0..chunks.len() as u64).collect::<Vec<_>>());
+        assert!(*events.levels.lock().unwrap() >= 1);
+        assert_eq!(counters.chunks_sent.load(Relaxed), chunks.len() as u64);
+        assert_eq!(counters.samples_sent.load(Relaxed), total as u64);
+        assert_eq!(counters.send_queue_depth.load(Relaxed), 0);
+        assert!(chunks.iter().flatten().all(|s| s.abs() <= 1.0));
     }
 }

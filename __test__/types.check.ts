@@ -1,0 +1,38 @@
+// Compiled with `tsc --noEmit --strict` by the typings test: the public API as a TypeScript
+// user writes it. Lines marked @ts-expect-error must fail to type-check.
+import { AudioCapture, listInputDevices } from '../index.js'
+import type { AudioCaptureOptions, CaptureStats, ChunkEvent, InputDevice, LevelEvent } from '../index.js'
+
+async function use(): Promise<void> {
+  const devices: InputDevice[] = await listInputDevices()
+  const options: AudioCaptureOptions = { socketPath: '/tmp/x.sock', clientId: 'a', device: devices[0]?.id, chunkMs: 100, daemon: true }
+  const capture = new AudioCapture(options)
+  capture
+    .on('chunk', (c: ChunkEvent) => {
+      const seq: number = c.seq
+      const samples: Float32Array = c.samples
+      const at: number = c.capturedAtMs
+      void [seq, samples, at]
+    })
+    .on('level', (l: LevelEvent) => void [l.rms, l.peak, l.rmsDbfs, l.peakDbfs])
+    .on('error', (e) => {
+      const code: string = e.code
+      const message: string = e.message
+      void [code, message]
+    })
+    .on('transcription', (t) => void [t.text, t.clientId, t.timestamp])
+  await capture.startCapture()
+  const stats: CaptureStats = capture.stats()
+  const n: number = stats.framesCaptured + stats.chunksSent + stats.sendLatencyP99Ms
+  const capturing: boolean = capture.isCapturing
+  void [n, capturing]
+  await capture.stopCapture()
+
+  // @ts-expect-error: a level listener does not receive chunks
+  capture.on('level', (c: ChunkEvent) => void c.samples)
+  // @ts-expect-error: unknown event names are rejected
+  capture.on('chunks', () => {})
+  // @ts-expect-error: chunkMs is a number
+  new AudioCapture({ chunkMs: '100' })
+}
+void use
