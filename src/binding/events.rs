@@ -200,19 +200,14 @@ impl Listeners {
             counter.fetch_add(dropped, Relaxed);
         }
     }
-
-    fn has(&self, kind: EventKind) -> bool {
-        self.lock().iter().any(|l| l.kind == kind)
-    }
 }
 
 impl EventSink for Listeners {
     fn chunk(&self, chunk: &Chunk, captured_at_ms: f64) {
-        if self.has(EventKind::Chunk) {
-            self.emit(EventKind::Chunk, || {
-                JsEvent::Chunk(chunk.clone(), captured_at_ms)
-            });
-        }
+        // `emit` only builds (and so clones) the event for listeners of this kind.
+        self.emit(EventKind::Chunk, || {
+            JsEvent::Chunk(chunk.clone(), captured_at_ms)
+        });
     }
 
     fn level(&self, level: Level) {
