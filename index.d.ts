@@ -19,6 +19,27 @@ export interface AudioCaptureOptions {
   chunkMs?: number
   /** `false` = capture only, no socket at all. Default `true`. */
   daemon?: boolean
+  /**
+   * Audio that may wait for the daemon (while it is away or slow) before the oldest chunks are
+   * dropped and counted in `chunksDroppedQueue`. Integer ms from 100 to 600000, at least
+   * `chunkMs`. Default 30000.
+   */
+  maxBufferMs?: number
+  /** First reconnect delay after the daemon is lost; it doubles per attempt. Integer ms 1–60000. Default 100. */
+  reconnectInitialMs?: number
+  /** Cap of the reconnect delay. Integer ms 1–600000, at least `reconnectInitialMs`. Default 5000. */
+  reconnectMaxMs?: number
+  /** How long to wait for each daemon reply before treating the connection as dead. Integer ms 100–600000. Default 10000. */
+  replyTimeoutMs?: number
+}
+
+/** Options of `startCapture(options)`. */
+export interface StartCaptureOptions {
+  /**
+   * `true`: a daemon that is not reachable yet is not an error; audio is queued (up to
+   * `maxBufferMs`) and the link reconnects until the daemon answers. Default `false`.
+   */
+  waitForDaemon?: boolean
 }
 
 /** Error raised by the addon: `code` is stable (`E_NO_DEVICE`, `E_DAEMON_UNREACHABLE`, `E_INVALID_OPTION`, ...). */
@@ -31,6 +52,8 @@ export interface CaptureError extends Error {
     | 'E_DAEMON_UNREACHABLE'
     | 'E_DAEMON_ERROR'
     | 'E_PROTOCOL'
+    | 'E_DAEMON_TIMEOUT'
+    | 'E_QUEUE_FULL'
     | 'E_INTERNAL'
 }
 
@@ -44,6 +67,8 @@ export interface AudioCaptureEvents {
   error: (error: CaptureError) => void
   /** A realtime transcription from the daemon for this capture's session. */
   transcription: (transcription: TranscriptionEvent) => void
+  /** The daemon link connected, broke, or is about to retry. */
+  daemon: (event: DaemonEvent) => void
 }
 
 
@@ -57,7 +82,7 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /**
  * Captures a microphone, converts it to 16 kHz mono chunks and streams them to the Super STT
- * daemon. Events: `chunk`, `level`, `error`, `transcription`.
+ * daemon. Events: `chunk`, `level`, `error`, `transcription`, `daemon`.
  */
 export declare class AudioCapture {
   /**
@@ -67,11 +92,13 @@ export declare class AudioCapture {
   constructor(options?: AudioCaptureOptions)
   /**
    * Opens the device, connects to the daemon and starts its realtime session. Resolves
-   * once audio flows. Rejects with `E_DAEMON_UNREACHABLE`, `E_NO_DEVICE`,
-   * `E_UNSUPPORTED_CONFIG` or `E_DEVICE`, leaving nothing running. Harmless when already
-   * capturing.
+   * once audio flows. Rejects with `E_DAEMON_UNREACHABLE`, `E_DAEMON_ERROR`,
+   * `E_DAEMON_TIMEOUT`, `E_NO_DEVICE`, `E_UNSUPPORTED_CONFIG`, `E_DEVICE` or
+   * `E_INVALID_OPTION`, leaving nothing running. With `waitForDaemon: true` an absent
+   * daemon is not an error: audio is queued and the link keeps reconnecting. Harmless when
+   * already capturing.
    */
-  startCapture(): Promise<void>
+  startCapture(options?: StartCaptureOptions): Promise<void>
   /**
    * Stops the device, flushes the last partial chunk to the daemon and ends the daemon
    * session. Harmless when not capturing; the capture can be started again.
@@ -113,12 +140,16 @@ export interface CaptureStats {
   chunksEmitted: number
   /** 16 kHz samples in those chunks. */
   samplesEmitted: number
-  /** Chunks put in the send queue to the daemon. */
+  /**
+   * Chunks put in the send queue to the daemon. At every call,
+   * `chunksQueued = chunksSent + chunksDroppedQueue + chunksFailed + sendQueueDepth`.
+   */
   chunksQueued: number
   /** Chunks the daemon acknowledged. */
   chunksSent: number
-  /** Chunks that failed to send (error reply, broken connection). */
+  /** Chunks given up on; `chunksFailedByReason` says why. */
   chunksFailed: number
+  chunksFailedByReason: FailureCounts
   /** Chunks dropped from a full send queue (oldest first). */
   chunksDroppedQueue: number
   /** 16 kHz samples the daemon acknowledged. */
@@ -126,14 +157,36 @@ export interface CaptureStats {
   /** Chunks waiting for the daemon or in flight. */
   sendQueueDepth: number
   sendQueueHighWater: number
+  /** Chunks the send queue holds before dropping the oldest (`maxBufferMs / chunkMs`). */
+  sendQueueCapacity: number
+  /** Sends that failed, including those retried on a new connection. */
+  sendAttemptsFailed: number
   /** Median time from sending a chunk to the daemon's reply, ms. */
   sendLatencyP50Ms: number
   /** 99th percentile of the same, ms. */
   sendLatencyP99Ms: number
+  /** Median time from a chunk's last captured sample to the daemon's reply, ms. */
+  deliveryLatencyP50Ms: number
+  /** 99th percentile of the same, ms. */
+  deliveryLatencyP99Ms: number
+  /** True while a daemon session is open. */
+  daemonConnected: boolean
+  /** `off` (no daemon link), `connected`, `disconnected` or `reconnecting`. */
+  daemonState: 'off' | 'connected' | 'disconnected' | 'reconnecting'
+  /** Times the link came back after losing the daemon. */
+  reconnects: number
+  /** Connection attempts that failed. */
+  connectFailures: number
+  /** Transcriptions received for this capture's session. */
+  transcriptions: number
   /** `chunk` events dropped because a listener's queue was full. */
   chunkEventsDropped: number
   /** `level` events dropped because a listener's queue was full. */
   levelEventsDropped: number
+  /** `error` events dropped because a listener's queue was full. */
+  errorEventsDropped: number
+  /** `transcription` and `daemon` events dropped because a listener's queue was full. */
+  otherEventsDropped: number
   /** 0 until a capture has started. */
   deviceSampleRate: number
   deviceChannels: number
@@ -149,6 +202,38 @@ export interface ChunkEvent {
   samples: Float32Array
   /** Wall-clock time (ms since the Unix epoch) of the chunk's first sample. */
   capturedAtMs: number
+}
+
+/** A change of the daemon link's state. */
+export interface DaemonEvent {
+  /**
+   * `connected`: audio flows to the daemon. `disconnected`: the link broke (see `code` and
+   * `reason`); chunks wait in the send queue. `reconnecting`: attempt number `attempt`
+   * starts after `delayMs`.
+   */
+  state: 'connected' | 'disconnected' | 'reconnecting'
+  /** Reconnect attempt, from 1 (with `reconnecting`). */
+  attempt?: number
+  /** Wait before that attempt, ms (with `reconnecting`). */
+  delayMs?: number
+  /** Error code of why the link went down (with `disconnected`). */
+  code?: string
+  /** Error message of why the link went down (with `disconnected`). */
+  reason?: string
+}
+
+/** Why chunks were given up on. */
+export interface FailureCounts {
+  /** The daemon answered `status: error`. */
+  rejected: number
+  /** The reply was not valid framing or JSON (after retries). */
+  protocol: number
+  /** The connection broke before a reply (after retries). */
+  connection: number
+  /** No reply within `replyTimeoutMs` (after retries). */
+  timeout: number
+  /** Still waiting when `stopCapture()` gave up on an absent daemon. */
+  stopped: number
 }
 
 /** An input device as `listInputDevices()` reports it. */

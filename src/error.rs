@@ -17,6 +17,10 @@ pub enum Error {
     DaemonError(String),
     #[error("protocol error talking to the STT daemon: {0}")]
     Protocol(String),
+    #[error("the STT daemon did not answer: {0}")]
+    DaemonTimeout(String),
+    #[error("audio dropped: {0}")]
+    QueueFull(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -32,7 +36,32 @@ impl Error {
             Error::DaemonUnreachable { .. } => "E_DAEMON_UNREACHABLE",
             Error::DaemonError(_) => "E_DAEMON_ERROR",
             Error::Protocol(_) => "E_PROTOCOL",
+            Error::DaemonTimeout(_) => "E_DAEMON_TIMEOUT",
+            Error::QueueFull(_) => "E_QUEUE_FULL",
             Error::Internal(_) => "E_INTERNAL",
+        }
+    }
+
+    /// The same error with `note` appended to its message.
+    pub fn with_note(self, note: &str) -> Self {
+        let add = |s: String| format!("{s}; {note}");
+        match self {
+            Error::InvalidOption { option, reason } => Error::InvalidOption {
+                option,
+                reason: add(reason),
+            },
+            Error::DaemonUnreachable { path, reason } => Error::DaemonUnreachable {
+                path,
+                reason: add(reason),
+            },
+            Error::NoDevice(s) => Error::NoDevice(add(s)),
+            Error::UnsupportedConfig(s) => Error::UnsupportedConfig(add(s)),
+            Error::Device(s) => Error::Device(add(s)),
+            Error::DaemonError(s) => Error::DaemonError(add(s)),
+            Error::Protocol(s) => Error::Protocol(add(s)),
+            Error::DaemonTimeout(s) => Error::DaemonTimeout(add(s)),
+            Error::QueueFull(s) => Error::QueueFull(add(s)),
+            Error::Internal(s) => Error::Internal(add(s)),
         }
     }
 

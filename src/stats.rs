@@ -1,9 +1,11 @@
 //! Counters shared by the audio callback, the pipeline task and `stats()`.
 //!
 //! All atomics are `Relaxed`: each counter is independently meaningful and no counter is used
-//! to publish other memory. Reading them never blocks a writer.
+//! to publish other memory. The delivery counts, which must add up at every read, share one
+//! mutex instead; only tokio tasks and `stats()` take it, never the audio callback.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::Mutex;
 
 /// Bumped only by the audio callback (one writer), read by anyone.
 #[derive(Debug, Default)]
@@ -29,22 +31,136 @@ impl CaptureCounters {
     }
 }
 
+/// Why a chunk was given up on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureReason {
+    /// The daemon answered `status: error` for this chunk.
+    Rejected,
+    /// The daemon's reply was not a valid frame or not valid JSON.
+    Protocol,
+    /// The connection broke (reset, closed, refused) before a reply.
+    Connection,
+    /// No reply within the reply timeout.
+    Timeout,
+    /// Still queued when a stop gave up on the daemon.
+    Stopped,
+}
+
+/// What happened to every chunk handed to the daemon link. Kept under one lock so that a
+/// snapshot always satisfies
+/// `chunks_queued = chunks_sent + chunks_dropped_queue + chunks_failed + send_queue_depth`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    pub chunks_queued: u64,
+    pub chunks_sent: u64,
+    pub chunks_dropped_queue: u64,
+    pub chunks_failed: u64,
+    /// Queued plus in flight.
+    pub send_queue_depth: u64,
+    pub send_queue_high_water: u64,
+    pub samples_sent: u64,
+    pub failed_rejected: u64,
+    pub failed_protocol: u64,
+    pub failed_connection: u64,
+    pub failed_timeout: u64,
+    pub failed_stopped: u64,
+}
+
+impl Delivery {
+    pub fn count_failure(&mut self, reason: FailureReason) {
+        self.chunks_failed += 1;
+        *match reason {
+            FailureReason::Rejected => &mut self.failed_rejected,
+            FailureReason::Protocol => &mut self.failed_protocol,
+            FailureReason::Connection => &mut self.failed_connection,
+            FailureReason::Timeout => &mut self.failed_timeout,
+            FailureReason::Stopped => &mut self.failed_stopped,
+        } += 1;
+    }
+
+    pub fn invariant_holds(&self) -> bool {
+        self.chunks_queued
+            == self.chunks_sent
+                + self.chunks_dropped_queue
+                + self.chunks_failed
+                + self.send_queue_depth
+    }
+}
+
+/// The daemon link's state, as `stats()` and `daemon` events report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum LinkState {
+    /// No daemon link (daemon disabled or capture not started).
+    #[default]
+    Off = 0,
+    Connected = 1,
+    Disconnected = 2,
+    Reconnecting = 3,
+}
+
+impl LinkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Off => "off",
+            LinkState::Connected => "connected",
+            LinkState::Disconnected => "disconnected",
+            LinkState::Reconnecting => "reconnecting",
+        }
+    }
+
+    fn from_u8(v: u8) -> Self {
+        match v {
+            1 => LinkState::Connected,
+            2 => LinkState::Disconnected,
+            3 => LinkState::Reconnecting,
+            _ => LinkState::Off,
+        }
+    }
+}
+
 /// Bumped by the pipeline and sender tasks.
 #[derive(Debug, Default)]
 pub struct PipelineCounters {
     pub chunks_emitted: AtomicU64,
     pub samples_emitted: AtomicU64,
-    pub chunks_queued: AtomicU64,
-    pub chunks_sent: AtomicU64,
-    pub chunks_failed: AtomicU64,
-    pub chunks_dropped_queue: AtomicU64,
-    pub samples_sent: AtomicU64,
-    pub send_queue_depth: AtomicU64,
-    pub send_queue_high_water: AtomicU64,
+    delivery: Mutex<Delivery>,
+    link_state: AtomicU8,
+    /// Successful reconnections after the link was lost.
+    pub reconnects: AtomicU64,
+    /// Connection attempts that failed.
+    pub connect_failures: AtomicU64,
+    /// Sends that failed, including ones retried later.
+    pub send_attempts_failed: AtomicU64,
+    pub transcriptions: AtomicU64,
     pub chunk_events_dropped: AtomicU64,
     pub level_events_dropped: AtomicU64,
     pub error_events_dropped: AtomicU64,
+    pub other_events_dropped: AtomicU64,
+    /// From sending a chunk to the daemon's reply.
     pub send_latency: LatencyHistogram,
+    /// From a chunk's last captured sample to the daemon's reply.
+    pub delivery_latency: LatencyHistogram,
+}
+
+impl PipelineCounters {
+    /// Updates the delivery counts in one critical section. Not for the audio thread.
+    pub fn update_delivery<R>(&self, f: impl FnOnce(&mut Delivery) -> R) -> R {
+        // The closures only do arithmetic: a poisoned lock still holds consistent counts.
+        f(&mut self.delivery.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub fn delivery(&self) -> Delivery {
+        *self.delivery.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_link_state(&self, state: LinkState) {
+        self.link_state.store(state as u8, Relaxed);
+    }
+
+    pub fn link_state(&self) -> LinkState {
+        LinkState::from_u8(self.link_state.load(Relaxed))
+    }
 }
 
 /// Lock-free latency histogram: 8 log-spaced buckets per octave of microseconds

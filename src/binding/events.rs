@@ -12,6 +12,7 @@ use napi_derive::napi;
 use crate::dsp::chunker::Chunk;
 use crate::dsp::levels::Level;
 use crate::error::Error as CoreError;
+use crate::pipeline::link::LinkEvent;
 use crate::pipeline::EventSink;
 use crate::stats::PipelineCounters;
 use crate::transport::Transcription;
@@ -28,10 +29,11 @@ pub enum EventKind {
     Level,
     Error,
     Transcription,
+    Daemon,
 }
 
 impl EventKind {
-    pub const NAMES: [&'static str; 4] = ["chunk", "level", "error", "transcription"];
+    pub const NAMES: [&'static str; 5] = ["chunk", "level", "error", "transcription", "daemon"];
 
     pub fn parse(name: &str) -> Option<Self> {
         Some(match name {
@@ -39,6 +41,7 @@ impl EventKind {
             "level" => Self::Level,
             "error" => Self::Error,
             "transcription" => Self::Transcription,
+            "daemon" => Self::Daemon,
             _ => return None,
         })
     }
@@ -77,11 +80,30 @@ pub struct TranscriptionEvent {
     pub timestamp: String,
 }
 
+/// A change of the daemon link's state.
+#[napi(object)]
+pub struct DaemonEvent {
+    /// `connected`: audio flows to the daemon. `disconnected`: the link broke (see `code` and
+    /// `reason`); chunks wait in the send queue. `reconnecting`: attempt number `attempt`
+    /// starts after `delayMs`.
+    #[napi(ts_type = "'connected' | 'disconnected' | 'reconnecting'")]
+    pub state: String,
+    /// Reconnect attempt, from 1 (with `reconnecting`).
+    pub attempt: Option<u32>,
+    /// Wait before that attempt, ms (with `reconnecting`).
+    pub delay_ms: Option<f64>,
+    /// Error code of why the link went down (with `disconnected`).
+    pub code: Option<String>,
+    /// Error message of why the link went down (with `disconnected`).
+    pub reason: Option<String>,
+}
+
 pub enum JsEvent {
     Chunk(Chunk, f64),
     Level(Level),
     Error(&'static str, String),
     Transcription(Transcription),
+    Daemon(LinkEvent),
 }
 
 /// Creates a JS `Error` whose `code` is the stable error code.
@@ -141,6 +163,17 @@ impl ToNapiValue for JsEvent {
                 // SAFETY: as above.
                 unsafe { TranscriptionEvent::to_napi_value(env, event) }
             }
+            JsEvent::Daemon(e) => {
+                let event = DaemonEvent {
+                    state: e.state.as_str().to_owned(),
+                    attempt: e.attempt,
+                    delay_ms: e.delay.map(|d| d.as_secs_f64() * 1000.0),
+                    code: e.error.as_ref().map(|e| e.code().to_owned()),
+                    reason: e.error.as_ref().map(|e| e.to_string()),
+                };
+                // SAFETY: as above.
+                unsafe { DaemonEvent::to_napi_value(env, event) }
+            }
         }
     }
 }
@@ -195,7 +228,8 @@ impl Listeners {
             let counter = match kind {
                 EventKind::Chunk => &counters.chunk_events_dropped,
                 EventKind::Level => &counters.level_events_dropped,
-                EventKind::Error | EventKind::Transcription => &counters.error_events_dropped,
+                EventKind::Error => &counters.error_events_dropped,
+                EventKind::Transcription | EventKind::Daemon => &counters.other_events_dropped,
             };
             counter.fetch_add(dropped, Relaxed);
         }
@@ -224,5 +258,9 @@ impl EventSink for Listeners {
         self.emit(EventKind::Transcription, || {
             JsEvent::Transcription(transcription.clone())
         });
+    }
+
+    fn daemon(&self, event: &LinkEvent) {
+        self.emit(EventKind::Daemon, || JsEvent::Daemon(event.clone()));
     }
 }

@@ -19,6 +19,27 @@ export interface AudioCaptureOptions {
   chunkMs?: number
   /** `false` = capture only, no socket at all. Default `true`. */
   daemon?: boolean
+  /**
+   * Audio that may wait for the daemon (while it is away or slow) before the oldest chunks are
+   * dropped and counted in `chunksDroppedQueue`. Integer ms from 100 to 600000, at least
+   * `chunkMs`. Default 30000.
+   */
+  maxBufferMs?: number
+  /** First reconnect delay after the daemon is lost; it doubles per attempt. Integer ms 1–60000. Default 100. */
+  reconnectInitialMs?: number
+  /** Cap of the reconnect delay. Integer ms 1–600000, at least `reconnectInitialMs`. Default 5000. */
+  reconnectMaxMs?: number
+  /** How long to wait for each daemon reply before treating the connection as dead. Integer ms 100–600000. Default 10000. */
+  replyTimeoutMs?: number
+}
+
+/** Options of `startCapture(options)`. */
+export interface StartCaptureOptions {
+  /**
+   * `true`: a daemon that is not reachable yet is not an error; audio is queued (up to
+   * `maxBufferMs`) and the link reconnects until the daemon answers. Default `false`.
+   */
+  waitForDaemon?: boolean
 }
 
 /** Error raised by the addon: `code` is stable (`E_NO_DEVICE`, `E_DAEMON_UNREACHABLE`, `E_INVALID_OPTION`, ...). */
@@ -31,6 +52,8 @@ export interface CaptureError extends Error {
     | 'E_DAEMON_UNREACHABLE'
     | 'E_DAEMON_ERROR'
     | 'E_PROTOCOL'
+    | 'E_DAEMON_TIMEOUT'
+    | 'E_QUEUE_FULL'
     | 'E_INTERNAL'
 }
 
@@ -44,5 +67,7 @@ export interface AudioCaptureEvents {
   error: (error: CaptureError) => void
   /** A realtime transcription from the daemon for this capture's session. */
   transcription: (transcription: TranscriptionEvent) => void
+  /** The daemon link connected, broke, or is about to retry. */
+  daemon: (event: DaemonEvent) => void
 }
 

@@ -12,11 +12,14 @@ use napi_derive::napi;
 
 use crate::capture::{self, StreamInfo};
 use crate::error::Error as CoreError;
+use crate::pipeline::link::Link;
 use crate::pipeline::{self, EventSink, Pipeline, PipelineConfig};
 use crate::stats::{CaptureCounters, PipelineCounters};
-use crate::transport::legacy::LegacyLink;
+use crate::transport::legacy::LegacyConnector;
+use crate::transport::socket_path::check_socket_path;
+use crate::transport::{Connector, Session};
 use events::{to_napi_error, EventKind, Listener, ListenerFn, Listeners, LISTENER_QUEUE};
-use options::{parse_options, CaptureConfig};
+use options::{parse_options, parse_start_options, CaptureConfig, StartConfig};
 
 /// An input device as `listInputDevices()` reports it.
 #[napi(object)]
@@ -77,12 +80,14 @@ pub struct CaptureStats {
     pub chunks_emitted: f64,
     /// 16 kHz samples in those chunks.
     pub samples_emitted: f64,
-    /// Chunks put in the send queue to the daemon.
+    /// Chunks put in the send queue to the daemon. At every call,
+    /// `chunksQueued = chunksSent + chunksDroppedQueue + chunksFailed + sendQueueDepth`.
     pub chunks_queued: f64,
     /// Chunks the daemon acknowledged.
     pub chunks_sent: f64,
-    /// Chunks that failed to send (error reply, broken connection).
+    /// Chunks given up on; `chunksFailedByReason` says why.
     pub chunks_failed: f64,
+    pub chunks_failed_by_reason: FailureCounts,
     /// Chunks dropped from a full send queue (oldest first).
     pub chunks_dropped_queue: f64,
     /// 16 kHz samples the daemon acknowledged.
@@ -90,14 +95,37 @@ pub struct CaptureStats {
     /// Chunks waiting for the daemon or in flight.
     pub send_queue_depth: f64,
     pub send_queue_high_water: f64,
+    /// Chunks the send queue holds before dropping the oldest (`maxBufferMs / chunkMs`).
+    pub send_queue_capacity: f64,
+    /// Sends that failed, including those retried on a new connection.
+    pub send_attempts_failed: f64,
     /// Median time from sending a chunk to the daemon's reply, ms.
     pub send_latency_p50_ms: f64,
     /// 99th percentile of the same, ms.
     pub send_latency_p99_ms: f64,
+    /// Median time from a chunk's last captured sample to the daemon's reply, ms.
+    pub delivery_latency_p50_ms: f64,
+    /// 99th percentile of the same, ms.
+    pub delivery_latency_p99_ms: f64,
+    /// True while a daemon session is open.
+    pub daemon_connected: bool,
+    /// `off` (no daemon link), `connected`, `disconnected` or `reconnecting`.
+    #[napi(ts_type = "'off' | 'connected' | 'disconnected' | 'reconnecting'")]
+    pub daemon_state: String,
+    /// Times the link came back after losing the daemon.
+    pub reconnects: f64,
+    /// Connection attempts that failed.
+    pub connect_failures: f64,
+    /// Transcriptions received for this capture's session.
+    pub transcriptions: f64,
     /// `chunk` events dropped because a listener's queue was full.
     pub chunk_events_dropped: f64,
     /// `level` events dropped because a listener's queue was full.
     pub level_events_dropped: f64,
+    /// `error` events dropped because a listener's queue was full.
+    pub error_events_dropped: f64,
+    /// `transcription` and `daemon` events dropped because a listener's queue was full.
+    pub other_events_dropped: f64,
     /// 0 until a capture has started.
     pub device_sample_rate: f64,
     pub device_channels: f64,
@@ -105,25 +133,45 @@ pub struct CaptureStats {
     pub sample_format: String,
 }
 
+/// Why chunks were given up on.
+#[napi(object)]
+pub struct FailureCounts {
+    /// The daemon answered `status: error`.
+    pub rejected: f64,
+    /// The reply was not valid framing or JSON (after retries).
+    pub protocol: f64,
+    /// The connection broke before a reply (after retries).
+    pub connection: f64,
+    /// No reply within `replyTimeoutMs` (after retries).
+    pub timeout: f64,
+    /// Still waiting when `stopCapture()` gave up on an absent daemon.
+    pub stopped: f64,
+}
+
 struct Running {
     stream: cpal::Stream,
     pipeline: Pipeline,
+}
+
+/// The counters of the current (or last) capture.
+#[derive(Default, Clone)]
+struct Counters {
+    capture: Arc<CaptureCounters>,
+    pipeline: Arc<PipelineCounters>,
+    info: Option<StreamInfo>,
+    send_queue_capacity: usize,
 }
 
 struct Shared {
     config: CaptureConfig,
     state: tokio::sync::Mutex<Option<Running>>,
     capturing: AtomicBool,
-    counters: Mutex<(
-        Arc<CaptureCounters>,
-        Arc<PipelineCounters>,
-        Option<StreamInfo>,
-    )>,
+    counters: Mutex<Counters>,
     listeners: Arc<Listeners>,
 }
 
 impl Shared {
-    async fn start(self: Arc<Self>) -> std::result::Result<(), CoreError> {
+    async fn start(self: Arc<Self>, start: StartConfig) -> std::result::Result<(), CoreError> {
         let mut state = self.state.lock().await;
         if state.is_some() {
             return Ok(());
@@ -131,16 +179,8 @@ impl Shared {
         let capture_counters = Arc::new(CaptureCounters::default());
         let pipeline_counters = Arc::new(PipelineCounters::default());
         let sink: Arc<dyn EventSink> = self.listeners.clone();
-        let transport = if self.config.daemon {
-            let sink = sink.clone();
-            Some(
-                LegacyLink::open(
-                    self.config.socket_path.clone(),
-                    self.config.client_id.clone(),
-                    Box::new(move |t| sink.transcription(t)),
-                )
-                .await?,
-            )
+        let mut link = if self.config.daemon {
+            Some(self.open_link(&start, &pipeline_counters, &sink).await?)
         } else {
             None
         };
@@ -153,15 +193,19 @@ impl Shared {
         let opened = match opened {
             Ok(opened) => opened,
             Err(e) => {
-                if let Some(mut link) = transport {
-                    use crate::transport::Transport;
-                    let _ = link.end_session().await;
+                if let Some(session) = link.as_mut().and_then(|l| l.session.take()) {
+                    let _ = session.end().await;
                 }
                 return Err(e);
             }
         };
         self.listeners.set_counters(pipeline_counters.clone());
-        let config = PipelineConfig::new(opened.info.sample_rate, self.config.chunk_ms);
+        let config = PipelineConfig::new(
+            opened.info.sample_rate,
+            self.config.chunk_ms,
+            self.config.max_buffer_ms,
+        );
+        let queue_capacity = config.send_queue_capacity;
         let pipeline = pipeline::spawn(
             opened.ring,
             config,
@@ -169,16 +213,69 @@ impl Shared {
             pipeline_counters.clone(),
             opened.errors,
             sink,
-            transport,
+            link,
         )?;
-        *self.counters.lock().unwrap_or_else(|p| p.into_inner()) =
-            (capture_counters, pipeline_counters, Some(opened.info));
+        *self.counters.lock().unwrap_or_else(|p| p.into_inner()) = Counters {
+            capture: capture_counters,
+            pipeline: pipeline_counters,
+            info: Some(opened.info),
+            send_queue_capacity: if self.config.daemon {
+                queue_capacity
+            } else {
+                0
+            },
+        };
         *state = Some(Running {
             stream: opened.stream,
             pipeline,
         });
         self.capturing.store(true, Relaxed);
         Ok(())
+    }
+
+    /// Connects and starts the daemon session. With `waitForDaemon`, a daemon that does not
+    /// answer yet is not an error: the link starts out reconnecting.
+    async fn open_link(
+        &self,
+        start: &StartConfig,
+        counters: &Arc<PipelineCounters>,
+        sink: &Arc<dyn EventSink>,
+    ) -> std::result::Result<Link<LegacyConnector>, CoreError> {
+        // Checked again here: something may have appeared at the path since construction.
+        check_socket_path(&self.config.socket_path)?;
+        let on_transcription = {
+            let (counters, sink) = (counters.clone(), sink.clone());
+            Arc::new(move |t| {
+                counters.transcriptions.fetch_add(1, Relaxed);
+                sink.transcription(t);
+            })
+        };
+        let connector = LegacyConnector::new(
+            self.config.socket_path.clone(),
+            self.config.client_id.clone(),
+            on_transcription,
+        );
+        let link_config = self.config.link.clone();
+        let connected = tokio::time::timeout(link_config.reply_timeout, connector.connect())
+            .await
+            .unwrap_or_else(|_| {
+                Err(CoreError::DaemonTimeout(format!(
+                    "no reply to the session start within {} ms",
+                    link_config.reply_timeout.as_millis()
+                )))
+            });
+        let session = match connected {
+            Ok(session) => Some(session),
+            Err(e) if start.wait_for_daemon && !matches!(e, CoreError::InvalidOption { .. }) => {
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(Link {
+            connector,
+            session,
+            config: link_config,
+        })
     }
 
     async fn stop(self: Arc<Self>) -> std::result::Result<(), CoreError> {
@@ -196,7 +293,7 @@ impl Shared {
 }
 
 /// Captures a microphone, converts it to 16 kHz mono chunks and streams them to the Super STT
-/// daemon. Events: `chunk`, `level`, `error`, `transcription`.
+/// daemon. Events: `chunk`, `level`, `error`, `transcription`, `daemon`.
 #[napi]
 pub struct AudioCapture {
     shared: Arc<Shared>,
@@ -221,7 +318,7 @@ impl AudioCapture {
                 config,
                 state: tokio::sync::Mutex::new(None),
                 capturing: AtomicBool::new(false),
-                counters: Mutex::new((Default::default(), Default::default(), None)),
+                counters: Mutex::new(Counters::default()),
                 listeners: Arc::new(Listeners::default()),
             }),
             listener_refs: Vec::new(),
@@ -230,13 +327,26 @@ impl AudioCapture {
     }
 
     /// Opens the device, connects to the daemon and starts its realtime session. Resolves
-    /// once audio flows. Rejects with `E_DAEMON_UNREACHABLE`, `E_NO_DEVICE`,
-    /// `E_UNSUPPORTED_CONFIG` or `E_DEVICE`, leaving nothing running. Harmless when already
-    /// capturing.
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn start_capture<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+    /// once audio flows. Rejects with `E_DAEMON_UNREACHABLE`, `E_DAEMON_ERROR`,
+    /// `E_DAEMON_TIMEOUT`, `E_NO_DEVICE`, `E_UNSUPPORTED_CONFIG`, `E_DEVICE` or
+    /// `E_INVALID_OPTION`, leaving nothing running. With `waitForDaemon: true` an absent
+    /// daemon is not an error: audio is queued and the link keeps reconnecting. Harmless when
+    /// already capturing.
+    #[napi(
+        ts_args_type = "options?: StartCaptureOptions",
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn start_capture<'env>(
+        &self,
+        env: &'env Env,
+        options: Option<Object<'_>>,
+    ) -> Result<PromiseRaw<'env, ()>> {
+        let start = match parse_start_options(options) {
+            Ok(start) => start,
+            Err(e) => return Err(to_napi_error(env, &e)),
+        };
         let shared = self.shared.clone();
-        env.spawn_future_with_callback(async move { Ok(shared.start().await) }, |env, r| {
+        env.spawn_future_with_callback(async move { Ok(shared.start(start).await) }, |env, r| {
             r.map_err(|e| to_napi_error(env, &e))
         })
     }
@@ -266,13 +376,20 @@ impl AudioCapture {
     /// Counters of the current (or last) capture.
     #[napi]
     pub fn stats(&self) -> CaptureStats {
-        let (cap, pipe, info) = self
+        let Counters {
+            capture: cap,
+            pipeline: pipe,
+            info,
+            send_queue_capacity,
+        } = self
             .shared
             .counters
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         let n = |a: &std::sync::atomic::AtomicU64| a.load(Relaxed) as f64;
+        let d = pipe.delivery();
+        let link_state = pipe.link_state();
         CaptureStats {
             frames_captured: n(&cap.frames_captured),
             frames_dropped: n(&cap.frames_dropped),
@@ -282,17 +399,35 @@ impl AudioCapture {
             ring_high_water: n(&cap.ring_high_water),
             chunks_emitted: n(&pipe.chunks_emitted),
             samples_emitted: n(&pipe.samples_emitted),
-            chunks_queued: n(&pipe.chunks_queued),
-            chunks_sent: n(&pipe.chunks_sent),
-            chunks_failed: n(&pipe.chunks_failed),
-            chunks_dropped_queue: n(&pipe.chunks_dropped_queue),
-            samples_sent: n(&pipe.samples_sent),
-            send_queue_depth: n(&pipe.send_queue_depth),
-            send_queue_high_water: n(&pipe.send_queue_high_water),
+            chunks_queued: d.chunks_queued as f64,
+            chunks_sent: d.chunks_sent as f64,
+            chunks_failed: d.chunks_failed as f64,
+            chunks_failed_by_reason: FailureCounts {
+                rejected: d.failed_rejected as f64,
+                protocol: d.failed_protocol as f64,
+                connection: d.failed_connection as f64,
+                timeout: d.failed_timeout as f64,
+                stopped: d.failed_stopped as f64,
+            },
+            chunks_dropped_queue: d.chunks_dropped_queue as f64,
+            samples_sent: d.samples_sent as f64,
+            send_queue_depth: d.send_queue_depth as f64,
+            send_queue_high_water: d.send_queue_high_water as f64,
+            send_queue_capacity: send_queue_capacity as f64,
+            send_attempts_failed: n(&pipe.send_attempts_failed),
             send_latency_p50_ms: pipe.send_latency.quantile_ms(0.5),
             send_latency_p99_ms: pipe.send_latency.quantile_ms(0.99),
+            delivery_latency_p50_ms: pipe.delivery_latency.quantile_ms(0.5),
+            delivery_latency_p99_ms: pipe.delivery_latency.quantile_ms(0.99),
+            daemon_connected: link_state == crate::stats::LinkState::Connected,
+            daemon_state: link_state.as_str().to_owned(),
+            reconnects: n(&pipe.reconnects),
+            connect_failures: n(&pipe.connect_failures),
+            transcriptions: n(&pipe.transcriptions),
             chunk_events_dropped: n(&pipe.chunk_events_dropped),
             level_events_dropped: n(&pipe.level_events_dropped),
+            error_events_dropped: n(&pipe.error_events_dropped),
+            other_events_dropped: n(&pipe.other_events_dropped),
             device_sample_rate: info.as_ref().map_or(0.0, |i| i.sample_rate as f64),
             device_channels: info.as_ref().map_or(0.0, |i| i.channels as f64),
             sample_format: info.map(|i| i.sample_format).unwrap_or_default(),

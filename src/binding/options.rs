@@ -7,12 +7,31 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use napi::bindgen_prelude::*;
 use napi::ValueType;
 
-use crate::error::Error as CoreError;
-use crate::transport::socket_path::default_legacy_socket_path;
+use std::ops::RangeInclusive;
+use std::time::Duration;
 
-pub const DEFAULT_CHUNK_MS: u32 = 100;
-pub const CHUNK_MS_RANGE: std::ops::RangeInclusive<u32> = 10..=1000;
-const KNOWN: &[&str] = &["socketPath", "clientId", "device", "chunkMs", "daemon"];
+use crate::error::Error as CoreError;
+use crate::pipeline::link::LinkConfig;
+use crate::transport::socket_path::{check_socket_path, default_legacy_socket_path};
+
+const KNOWN: &[&str] = &[
+    "socketPath",
+    "clientId",
+    "device",
+    "chunkMs",
+    "daemon",
+    "maxBufferMs",
+    "reconnectInitialMs",
+    "reconnectMaxMs",
+    "replyTimeoutMs",
+];
+const KNOWN_START: &[&str] = &["waitForDaemon"];
+
+const CHUNK_MS: RangeInclusive<u32> = 10..=1000;
+const MAX_BUFFER_MS: RangeInclusive<u32> = 100..=600_000;
+const RECONNECT_INITIAL_MS: RangeInclusive<u32> = 1..=60_000;
+const RECONNECT_MAX_MS: RangeInclusive<u32> = 1..=600_000;
+const REPLY_TIMEOUT_MS: RangeInclusive<u32> = 100..=600_000;
 
 #[derive(Debug, Clone)]
 pub struct CaptureConfig {
@@ -21,6 +40,14 @@ pub struct CaptureConfig {
     pub device: Option<String>,
     pub chunk_ms: u32,
     pub daemon: bool,
+    pub max_buffer_ms: u32,
+    pub link: LinkConfig,
+}
+
+/// Options of one `startCapture()` call.
+#[derive(Debug, Clone, Default)]
+pub struct StartConfig {
+    pub wait_for_daemon: bool,
 }
 
 fn generated_client_id() -> String {
@@ -63,44 +90,95 @@ fn non_empty_string(
     Ok(s)
 }
 
+fn integer_in(
+    name: &str,
+    value: Unknown<'_>,
+    range: RangeInclusive<u32>,
+) -> std::result::Result<u32, CoreError> {
+    let expected = format!(
+        "must be an integer from {} to {}",
+        range.start(),
+        range.end()
+    );
+    if value.get_type().ok() != Some(ValueType::Number) {
+        return Err(CoreError::invalid_option(name, expected));
+    }
+    // SAFETY: the type was checked to be a number just above.
+    let n: f64 = unsafe { value.cast::<f64>() }
+        .map_err(|_| CoreError::invalid_option(name, expected.clone()))?;
+    if !n.is_finite() || n.fract() != 0.0 || n < *range.start() as f64 || n > *range.end() as f64 {
+        return Err(CoreError::invalid_option(
+            name,
+            format!("{expected} (got {n})"),
+        ));
+    }
+    Ok(n as u32)
+}
+
+fn boolean(name: &str, value: Unknown<'_>) -> std::result::Result<bool, CoreError> {
+    if value.get_type().ok() != Some(ValueType::Boolean) {
+        return Err(CoreError::invalid_option(name, "must be a boolean"));
+    }
+    // SAFETY: the type was checked to be a boolean just above.
+    unsafe { value.cast::<bool>() }
+        .map_err(|_| CoreError::invalid_option(name, "must be a boolean"))
+}
+
+/// Rejects keys of `options` that are not in `known`, listing both.
+fn checked_object<'a>(
+    options: &'a Object<'a>,
+    what: &str,
+    known: &[&str],
+) -> std::result::Result<(), CoreError> {
+    let keys = Object::keys(options)
+        .map_err(|e| CoreError::invalid_option(what, format!("must be a plain object ({e})")))?;
+    let unknown: Vec<&str> = keys
+        .iter()
+        .map(String::as_str)
+        .filter(|k| !known.contains(k))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(CoreError::invalid_option(
+        what,
+        format!(
+            "unknown option(s) {}; known: {}",
+            unknown.join(", "),
+            known.join(", ")
+        ),
+    ))
+}
+
+/// `None` for an absent, `undefined` or `null` property.
+fn property<'a>(
+    options: &'a Object<'a>,
+    name: &str,
+) -> std::result::Result<Option<Unknown<'a>>, CoreError> {
+    let v: Unknown = options
+        .get_named_property(name)
+        .map_err(|e| CoreError::invalid_option(name, e.to_string()))?;
+    Ok(match v.get_type() {
+        Ok(ValueType::Undefined) | Ok(ValueType::Null) => None,
+        _ => Some(v),
+    })
+}
+
 pub fn parse_options(options: Option<Object<'_>>) -> std::result::Result<CaptureConfig, CoreError> {
     let mut config = CaptureConfig {
         socket_path: default_legacy_socket_path(),
         client_id: generated_client_id(),
         device: None,
-        chunk_ms: DEFAULT_CHUNK_MS,
+        chunk_ms: 100,
         daemon: true,
+        max_buffer_ms: 30_000,
+        link: LinkConfig::default(),
     };
     let Some(options) = options else {
         return Ok(config);
     };
-    let keys = Object::keys(&options).map_err(|e| {
-        CoreError::invalid_option("options", format!("must be a plain object ({e})"))
-    })?;
-    let unknown: Vec<&String> = keys
-        .iter()
-        .filter(|k| !KNOWN.contains(&k.as_str()))
-        .collect();
-    if !unknown.is_empty() {
-        let unknown: Vec<&str> = unknown.iter().map(|s| s.as_str()).collect();
-        return Err(CoreError::invalid_option(
-            "options",
-            format!(
-                "unknown option(s) {}; known: {}",
-                unknown.join(", "),
-                KNOWN.join(", ")
-            ),
-        ));
-    }
-    let get = |name: &str| -> std::result::Result<Option<Unknown<'_>>, CoreError> {
-        let v: Unknown = options
-            .get_named_property(name)
-            .map_err(|e| CoreError::invalid_option(name, e.to_string()))?;
-        Ok(match v.get_type() {
-            Ok(ValueType::Undefined) | Ok(ValueType::Null) => None,
-            _ => Some(v),
-        })
-    };
+    checked_object(&options, "options", KNOWN)?;
+    let get = |name: &str| property(&options, name);
     if let Some(v) = get("socketPath")? {
         config.socket_path = PathBuf::from(non_empty_string("socketPath", v, 4096)?);
     }
@@ -111,36 +189,56 @@ pub fn parse_options(options: Option<Object<'_>>) -> std::result::Result<Capture
         config.device = Some(non_empty_string("device", v, 4096)?);
     }
     if let Some(v) = get("chunkMs")? {
-        let range = format!(
-            "must be an integer from {} to {}",
-            CHUNK_MS_RANGE.start(),
-            CHUNK_MS_RANGE.end()
-        );
-        if v.get_type().ok() != Some(ValueType::Number) {
-            return Err(CoreError::invalid_option("chunkMs", range));
-        }
-        // SAFETY: the type was checked to be a number just above.
-        let ms: f64 = unsafe { v.cast::<f64>() }
-            .map_err(|_| CoreError::invalid_option("chunkMs", range.clone()))?;
-        if !ms.is_finite()
-            || ms.fract() != 0.0
-            || !CHUNK_MS_RANGE.contains(&(ms as u32))
-            || ms < 0.0
-        {
-            return Err(CoreError::invalid_option(
-                "chunkMs",
-                format!("{range} (got {ms})"),
-            ));
-        }
-        config.chunk_ms = ms as u32;
+        config.chunk_ms = integer_in("chunkMs", v, CHUNK_MS)?;
     }
     if let Some(v) = get("daemon")? {
-        if v.get_type().ok() != Some(ValueType::Boolean) {
-            return Err(CoreError::invalid_option("daemon", "must be a boolean"));
-        }
-        // SAFETY: the type was checked to be a boolean just above.
-        config.daemon = unsafe { v.cast::<bool>() }
-            .map_err(|_| CoreError::invalid_option("daemon", "must be a boolean"))?;
+        config.daemon = boolean("daemon", v)?;
+    }
+    if let Some(v) = get("maxBufferMs")? {
+        config.max_buffer_ms = integer_in("maxBufferMs", v, MAX_BUFFER_MS)?;
+    }
+    let ms = |n: u32| Duration::from_millis(n as u64);
+    if let Some(v) = get("reconnectInitialMs")? {
+        config.link.reconnect_initial =
+            ms(integer_in("reconnectInitialMs", v, RECONNECT_INITIAL_MS)?);
+    }
+    if let Some(v) = get("reconnectMaxMs")? {
+        config.link.reconnect_max = ms(integer_in("reconnectMaxMs", v, RECONNECT_MAX_MS)?);
+    }
+    if config.link.reconnect_max < config.link.reconnect_initial {
+        return Err(CoreError::invalid_option(
+            "reconnectMaxMs",
+            format!(
+                "must be at least reconnectInitialMs ({} ms)",
+                config.link.reconnect_initial.as_millis()
+            ),
+        ));
+    }
+    if let Some(v) = get("replyTimeoutMs")? {
+        config.link.reply_timeout = ms(integer_in("replyTimeoutMs", v, REPLY_TIMEOUT_MS)?);
+    }
+    if config.max_buffer_ms < config.chunk_ms {
+        return Err(CoreError::invalid_option(
+            "maxBufferMs",
+            format!("must be at least chunkMs ({} ms)", config.chunk_ms),
+        ));
+    }
+    if config.daemon {
+        check_socket_path(&config.socket_path)?;
+    }
+    Ok(config)
+}
+
+pub fn parse_start_options(
+    options: Option<Object<'_>>,
+) -> std::result::Result<StartConfig, CoreError> {
+    let mut config = StartConfig::default();
+    let Some(options) = options else {
+        return Ok(config);
+    };
+    checked_object(&options, "startCapture options", KNOWN_START)?;
+    if let Some(v) = property(&options, "waitForDaemon")? {
+        config.wait_for_daemon = boolean("waitForDaemon", v)?;
     }
     Ok(config)
 }

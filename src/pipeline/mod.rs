@@ -3,6 +3,7 @@
 //!
 //! The task wakes on its own timer; the audio callback never signals it.
 
+pub mod link;
 pub mod queue;
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -20,9 +21,10 @@ use crate::dsp::levels::{Level, LevelMeter};
 use crate::dsp::resampler::StreamResampler;
 use crate::dsp::{sanitize_in_place, TARGET_RATE};
 use crate::error::{Error, Result};
-use crate::stats::{CaptureCounters, PipelineCounters};
-use crate::transport::{Transcription, Transport};
-use queue::SendQueue;
+use crate::stats::{CaptureCounters, FailureReason, PipelineCounters};
+use crate::transport::{Connector, Transcription};
+use link::{Link, LinkEvent};
+use queue::{Outgoing, SendQueue};
 
 /// Where the pipeline's events go (the binding forwards them to JS).
 pub trait EventSink: Send + Sync + 'static {
@@ -30,6 +32,15 @@ pub trait EventSink: Send + Sync + 'static {
     fn level(&self, level: Level);
     fn error(&self, error: &Error);
     fn transcription(&self, transcription: Transcription);
+    fn daemon(&self, event: &LinkEvent);
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn wall_clock_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0)
 }
 
 #[derive(Debug, Clone)]
@@ -45,14 +56,14 @@ pub struct PipelineConfig {
 }
 
 impl PipelineConfig {
-    pub fn new(device_rate: u32, chunk_ms: u32) -> Self {
+    /// `max_buffer_ms`: how much audio may wait for the daemon before the oldest is dropped.
+    pub fn new(device_rate: u32, chunk_ms: u32, max_buffer_ms: u32) -> Self {
         Self {
             device_rate,
             chunk_len: (TARGET_RATE * chunk_ms / 1000) as usize,
             tick: Duration::from_millis(5),
             level_interval: Duration::from_micros(1_000_000 / 30),
-            // 30 s of audio.
-            send_queue_capacity: (30_000 / chunk_ms.max(1)) as usize,
+            send_queue_capacity: (max_buffer_ms / chunk_ms.max(1)).max(1) as usize,
             stop_timeout: Duration::from_secs(5),
         }
     }
@@ -83,14 +94,14 @@ impl Drop for Pipeline {
 
 /// Spawns the pipeline on the current tokio runtime.
 #[allow(clippy::too_many_arguments)]
-pub fn spawn<T: Transport + 'static>(
+pub fn spawn<C: Connector>(
     ring: HeapCons<f32>,
     config: PipelineConfig,
     capture_counters: Arc<CaptureCounters>,
     counters: Arc<PipelineCounters>,
     stream_errors: Arc<StreamErrorSlot>,
     sink: Arc<dyn EventSink>,
-    transport: Option<T>,
+    link: Option<Link<C>>,
 ) -> Result<Pipeline> {
     let resampler = StreamResampler::new(config.device_rate)?;
     let cancel = CancellationToken::new();
@@ -107,10 +118,15 @@ pub fn spawn<T: Transport + 'static>(
         sink: sink.clone(),
         config: config.clone(),
     };
-    let sender = transport.map(|t| {
+    let sender = link.map(|link| {
         let queue = Arc::new(SendQueue::new(config.send_queue_capacity, counters));
-        let handle = tokio::spawn(run_sender(t, queue.clone(), sink));
-        (queue, handle)
+        let stopping = CancellationToken::new();
+        let handle = tokio::spawn(link::run(link, queue.clone(), sink, stopping.clone()));
+        Sender {
+            queue,
+            handle,
+            stopping,
+        }
     });
     let handle = tokio::spawn(task.run(cancel.clone(), sender));
     Ok(Pipeline { cancel, handle })
@@ -133,11 +149,7 @@ impl CaptureClock {
     }
 
     fn observe(&mut self, frames_captured: u64) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs_f64() * 1000.0)
-            .unwrap_or(0.0);
-        let offset = now - frames_captured as f64 * 1000.0 / self.rate;
+        let offset = wall_clock_ms() - frames_captured as f64 * 1000.0 / self.rate;
         self.offset_ms = Some(self.offset_ms.map_or(offset, |o| o.min(offset)));
     }
 
@@ -145,6 +157,13 @@ impl CaptureClock {
     fn time_of(&self, index: u64) -> f64 {
         self.offset_ms.unwrap_or(0.0) + index as f64 * 1000.0 / TARGET_RATE as f64
     }
+}
+
+/// The link task and the queue that feeds it.
+struct Sender {
+    queue: Arc<SendQueue>,
+    handle: JoinHandle<()>,
+    stopping: CancellationToken,
 }
 
 struct PipelineTask {
@@ -162,12 +181,8 @@ struct PipelineTask {
 }
 
 impl PipelineTask {
-    async fn run(
-        mut self,
-        cancel: CancellationToken,
-        sender: Option<(Arc<SendQueue>, JoinHandle<()>)>,
-    ) {
-        let queue = sender.as_ref().map(|(q, _)| q.clone());
+    async fn run(mut self, cancel: CancellationToken, sender: Option<Sender>) {
+        let queue = sender.as_ref().map(|s| s.queue.clone());
         let mut ticker = tokio::time::interval(self.config.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut last_level = Instant::now();
@@ -191,22 +206,25 @@ impl PipelineTask {
         if let Some(level) = self.meter.take() {
             self.sink.level(level);
         }
-        if let Some((queue, mut handle)) = sender {
+        if let Some(Sender {
+            queue,
+            mut handle,
+            stopping,
+        }) = sender
+        {
             queue.close();
+            stopping.cancel();
             if tokio::time::timeout(self.config.stop_timeout, &mut handle)
                 .await
                 .is_err()
             {
                 handle.abort();
                 let _ = handle.await;
-                queue.fail_remaining();
-                self.sink.error(&Error::DaemonUnreachable {
-                    path: "(daemon)".into(),
-                    reason: format!(
-                        "the daemon did not take the last chunks within {} ms of stop",
-                        self.config.stop_timeout.as_millis()
-                    ),
-                });
+                let lost = queue.fail_remaining(FailureReason::Stopped, true);
+                self.sink.error(&Error::DaemonTimeout(format!(
+                    "the daemon did not take the last {lost} chunk(s) within {} ms of stop",
+                    self.config.stop_timeout.as_millis()
+                )));
             }
         }
     }
@@ -236,7 +254,19 @@ impl PipelineTask {
                 .fetch_add(chunk.samples.len() as u64, Relaxed);
             sink.chunk(&chunk, clock.time_of(chunk.start_sample));
             if let Some(queue) = queue {
-                queue.push(chunk);
+                let captured_end_ms =
+                    clock.time_of(chunk.start_sample + chunk.samples.len() as u64);
+                let first_drop = queue.push(Outgoing {
+                    chunk,
+                    captured_end_ms,
+                    attempts: 0,
+                });
+                if first_drop {
+                    sink.error(&Error::QueueFull(format!(
+                        "the daemon is not taking audio and {} chunks are waiting; dropping the oldest",
+                        queue.capacity()
+                    )));
+                }
             }
         };
         let mut on_samples = |samples: &[f32]| {
@@ -262,37 +292,6 @@ impl PipelineTask {
     }
 }
 
-async fn run_sender<T: Transport>(
-    mut transport: T,
-    queue: Arc<SendQueue>,
-    sink: Arc<dyn EventSink>,
-) {
-    // Report the first failure of a run of failures, not every chunk of it.
-    let mut failing = false;
-    while let Some(chunk) = queue.pop().await {
-        let started = Instant::now();
-        let result = transport.send_chunk(&chunk.samples).await;
-        match result {
-            Ok(()) => {
-                queue.done(&chunk, true);
-                failing = false;
-                let micros = started.elapsed().as_micros() as u64;
-                queue.counters().send_latency.record_micros(micros);
-            }
-            Err(e) => {
-                queue.done(&chunk, false);
-                if !failing {
-                    sink.error(&e);
-                }
-                failing = true;
-            }
-        }
-    }
-    if let Err(e) = transport.end_session().await {
-        sink.error(&e);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,12 +306,22 @@ mod tests {
         ended: Arc<Mutex<bool>>,
     }
 
-    impl Transport for Recorder {
+    impl Connector for Recorder {
+        type Session = Recorder;
+        async fn connect(&self) -> Result<Recorder> {
+            Ok(self.clone())
+        }
+    }
+
+    impl crate::transport::Session for Recorder {
         async fn send_chunk(&mut self, samples: &[f32]) -> Result<()> {
             self.chunks.lock().unwrap().push(samples.to_vec());
             Ok(())
         }
-        async fn end_session(&mut self) -> Result<()> {
+        async fn broken(&mut self) -> Error {
+            std::future::pending().await
+        }
+        async fn end(self) -> Result<()> {
             *self.ended.lock().unwrap() = true;
             Ok(())
         }
@@ -335,6 +344,7 @@ mod tests {
             panic!("unexpected error event: {e}");
         }
         fn transcription(&self, _: Transcription) {}
+        fn daemon(&self, _: &LinkEvent) {}
     }
 
     #[tokio::test]
@@ -347,12 +357,16 @@ mod tests {
         let recorder = Recorder::default();
         let pipeline = spawn(
             cons,
-            PipelineConfig::new(rate, 100),
+            PipelineConfig::new(rate, 100, 30_000),
             capture.clone(),
             counters.clone(),
             Arc::new(StreamErrorSlot::default()),
             events.clone(),
-            Some(recorder.clone()),
+            Some(Link {
+                connector: recorder.clone(),
+                session: None,
+                config: link::LinkConfig::default(),
+            }),
         )
         .unwrap();
         // 1.23 s of a 1 kHz sine, in callback-sized pieces, while the pipeline runs.
@@ -375,9 +389,11 @@ mod tests {
         let seqs = events.seqs.lock().unwrap().clone();
         assert_eq!(seqs, (0..chunks.len() as u64).collect::<Vec<_>>());
         assert!(*events.levels.lock().unwrap() >= 1);
-        assert_eq!(counters.chunks_sent.load(Relaxed), chunks.len() as u64);
-        assert_eq!(counters.samples_sent.load(Relaxed), total as u64);
-        assert_eq!(counters.send_queue_depth.load(Relaxed), 0);
+        let delivery = counters.delivery();
+        assert_eq!(delivery.chunks_sent, chunks.len() as u64);
+        assert_eq!(delivery.samples_sent, total as u64);
+        assert_eq!(delivery.send_queue_depth, 0);
+        assert_eq!(counters.delivery_latency.count(), chunks.len() as u64);
         assert!(chunks.iter().flatten().all(|s| s.abs() <= 1.0));
     }
 }

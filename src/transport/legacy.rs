@@ -1,171 +1,216 @@
-//! The legacy socket protocol: one persistent connection that first sends `subscribe`
-//! (subscribed connections are not rate-limited, and transcriptions arrive on them), then
-//! `start_realtime`, then one `realtime_audio` per chunk. Every reply is read and checked.
+//! The legacy socket protocol. One persistent connection per session: it first sends
+//! `subscribe` (subscribed connections are not rate-limited, and transcriptions arrive on
+//! them), then `start_realtime`, then one `realtime_audio` per chunk. A reader task owns the
+//! read half: it forwards our session's transcriptions as they arrive and hands every reply
+//! to the writer side, which checks it.
 
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::PathBuf;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
-use tokio_util::codec::{Framed, LengthDelimitedCodec};
+use tokio::sync::mpsc;
+use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
+use tokio_util::task::AbortOnDropHandle;
 
 use super::codec::codec;
 use super::protocol::{parse_incoming, Incoming, Notification, Request, Response};
-use super::{Transcription, Transport};
+use super::socket_path::check_socket_path;
+use super::{Connector, Session, Transcription, TranscriptionHandler};
 use crate::dsp::TARGET_RATE;
 use crate::error::{Error, Result};
 
 const CLIENT_NAME: &str = "stt-capture";
 const SUBSCRIBED_EVENTS: &[&str] = &["realtime_transcription"];
+/// Replies are read one request at a time; a daemon that sends more than asked for fills
+/// this and then waits, instead of growing memory.
+const REPLY_QUEUE: usize = 4;
 
-/// Called for each transcription of our session.
-pub type TranscriptionHandler = Box<dyn FnMut(Transcription) + Send>;
-
-/// One framed connection to the daemon.
-pub struct Connection {
-    framed: Framed<UnixStream, LengthDelimitedCodec>,
-}
-
-impl Connection {
-    pub async fn connect(path: &Path) -> Result<Self> {
-        let stream = UnixStream::connect(path)
-            .await
-            .map_err(|e| Error::DaemonUnreachable {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
-        Ok(Self {
-            framed: Framed::new(stream, codec()),
-        })
-    }
-
-    /// Sends `request` and returns its response; notifications that arrive first go to
-    /// `on_notification`. A `status: error` reply is returned as `Ok` for the caller to judge.
-    pub async fn request(
-        &mut self,
-        request: &Request<'_>,
-        on_notification: &mut (dyn FnMut(Notification) + Send),
-    ) -> Result<Response> {
-        let body = request.to_json()?;
-        self.framed
-            .send(Bytes::from(body))
-            .await
-            .map_err(|e| Error::Protocol(format!("cannot send to the daemon: {e}")))?;
-        loop {
-            let frame = match self.framed.next().await {
-                Some(Ok(frame)) => frame,
-                Some(Err(e)) => {
-                    return Err(Error::Protocol(format!("bad frame from the daemon: {e}")))
-                }
-                None => return Err(Error::Protocol("the daemon closed the connection".into())),
-            };
-            match parse_incoming(&frame)? {
-                Incoming::Response(r) => return Ok(r),
-                Incoming::Notification(n) => on_notification(n),
-            }
-        }
-    }
-}
-
-pub struct LegacyLink {
+pub struct LegacyConnector {
     path: PathBuf,
     client_id: String,
-    conn: Option<Connection>,
     on_transcription: TranscriptionHandler,
 }
 
-impl LegacyLink {
-    /// Connects, subscribes and starts the realtime session. Fails with
-    /// `E_DAEMON_UNREACHABLE` when nothing listens at `path`.
-    pub async fn open(
-        path: PathBuf,
-        client_id: String,
-        on_transcription: TranscriptionHandler,
-    ) -> Result<Self> {
-        let mut link = Self {
+impl LegacyConnector {
+    pub fn new(path: PathBuf, client_id: String, on_transcription: TranscriptionHandler) -> Self {
+        Self {
             path,
             client_id,
-            conn: None,
             on_transcription,
+        }
+    }
+
+    fn unreachable(&self, reason: impl Into<String>) -> Error {
+        Error::DaemonUnreachable {
+            path: self.path.display().to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl Connector for LegacyConnector {
+    type Session = LegacySession;
+
+    async fn connect(&self) -> Result<LegacySession> {
+        check_socket_path(&self.path)?;
+        let stream = UnixStream::connect(&self.path)
+            .await
+            .map_err(|e| self.unreachable(e.to_string()))?;
+        let (read, write) = stream.into_split();
+        let (replies_tx, replies) = mpsc::channel(REPLY_QUEUE);
+        let reader = tokio::spawn(read_frames(
+            FramedRead::new(read, codec()),
+            replies_tx,
+            self.client_id.clone(),
+            self.on_transcription.clone(),
+            self.path.display().to_string(),
+        ));
+        let mut session = LegacySession {
+            writer: FramedWrite::new(write, codec()),
+            replies,
+            _reader: AbortOnDropHandle::new(reader),
+            client_id: self.client_id.clone(),
+            path: self.path.display().to_string(),
         };
-        link.ensure_connected().await?;
-        Ok(link)
+        session
+            .call(&Request::subscribe(SUBSCRIBED_EVENTS, CLIENT_NAME))
+            .await?;
+        session.start_realtime().await?;
+        Ok(session)
     }
+}
 
-    pub fn client_id(&self) -> &str {
-        &self.client_id
-    }
+pub struct LegacySession {
+    writer: FramedWrite<OwnedWriteHalf, LengthDelimitedCodec>,
+    replies: mpsc::Receiver<Result<Response>>,
+    /// Dropping the session stops its reader.
+    _reader: AbortOnDropHandle<()>,
+    client_id: String,
+    path: String,
+}
 
-    async fn ensure_connected(&mut self) -> Result<&mut Connection> {
-        if self.conn.is_none() {
-            let mut conn = Connection::connect(&self.path).await?;
-            let client_id = self.client_id.clone();
-            let handler = &mut self.on_transcription;
-            let mut on_note = |n: Notification| forward(&client_id, n, handler);
-            conn.request(
-                &Request::subscribe(SUBSCRIBED_EVENTS, CLIENT_NAME),
-                &mut on_note,
-            )
-            .await?
-            .into_result()?;
-            conn.request(
-                &Request::start_realtime(&client_id, TARGET_RATE),
-                &mut on_note,
-            )
-            .await?
-            .into_result()?;
-            self.conn = Some(conn);
+impl LegacySession {
+    fn closed(&self) -> Error {
+        Error::DaemonUnreachable {
+            path: self.path.clone(),
+            reason: "the daemon closed the connection".into(),
         }
-        Ok(self.conn.as_mut().expect("connection was just set"))
     }
 
+    /// Sends `request` and checks its reply.
     async fn call(&mut self, request: &Request<'_>) -> Result<()> {
-        let client_id = self.client_id.clone();
-        self.ensure_connected().await?;
-        let (conn, handler) = (
-            self.conn.as_mut().expect("connected above"),
-            &mut self.on_transcription,
-        );
-        let mut on_note = |n: Notification| forward(&client_id, n, handler);
-        match conn.request(request, &mut on_note).await {
-            Ok(response) => response.into_result().map(drop),
-            Err(e) => {
-                // The connection is in an unknown state: start over on the next call.
-                self.conn = None;
-                Err(e)
+        // Anything already waiting is a reply to nothing, or the reader's reason for stopping.
+        match self.replies.try_recv() {
+            Ok(Ok(_)) => {
+                return Err(Error::Protocol(
+                    "the daemon sent a reply nobody asked for".into(),
+                ))
             }
+            Ok(Err(e)) => return Err(e),
+            Err(mpsc::error::TryRecvError::Disconnected) => return Err(self.closed()),
+            Err(mpsc::error::TryRecvError::Empty) => {}
+        }
+        let body = request.to_json()?;
+        self.writer
+            .send(Bytes::from(body))
+            .await
+            .map_err(|e| classify_io(e, &self.path))?;
+        match self.replies.recv().await {
+            Some(Ok(response)) => response.into_result().map(drop),
+            Some(Err(e)) => Err(e),
+            None => Err(self.closed()),
         }
     }
-}
 
-fn forward(client_id: &str, n: Notification, handler: &mut TranscriptionHandler) {
-    if n.event_type != "realtime_transcription" || n.client_id.as_deref() != Some(client_id) {
-        return;
+    async fn start_realtime(&mut self) -> Result<()> {
+        let client_id = self.client_id.clone();
+        self.call(&Request::start_realtime(&client_id, TARGET_RATE))
+            .await
     }
-    let Some(text) = n.data.get("transcription").and_then(|t| t.as_str()) else {
-        return;
-    };
-    handler(Transcription {
-        text: text.to_owned(),
-        client_id: client_id.to_owned(),
-        timestamp: n.timestamp.unwrap_or_default(),
-    });
 }
 
-impl Transport for LegacyLink {
+impl Session for LegacySession {
     async fn send_chunk(&mut self, samples: &[f32]) -> Result<()> {
         let client_id = self.client_id.clone();
         self.call(&Request::realtime_audio(&client_id, samples, TARGET_RATE))
             .await
     }
 
-    /// The daemon has no stop command: a new empty session with the same id replaces the old.
-    async fn end_session(&mut self) -> Result<()> {
-        let client_id = self.client_id.clone();
-        let result = self
-            .call(&Request::start_realtime(&client_id, TARGET_RATE))
-            .await;
-        self.conn = None;
-        result
+    async fn broken(&mut self) -> Error {
+        match self.replies.recv().await {
+            Some(Ok(_)) => Error::Protocol("the daemon sent a reply nobody asked for".into()),
+            Some(Err(e)) => e,
+            None => self.closed(),
+        }
     }
+
+    /// The daemon has no stop command: a new empty session with the same id replaces ours.
+    async fn end(mut self) -> Result<()> {
+        self.start_realtime().await
+    }
+}
+
+/// A broken connection is "unreachable"; bytes that make no sense are a protocol error.
+fn classify_io(e: io::Error, path: &str) -> Error {
+    use io::ErrorKind::*;
+    match e.kind() {
+        ConnectionReset | ConnectionAborted | BrokenPipe | NotConnected | UnexpectedEof => {
+            Error::DaemonUnreachable {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            }
+        }
+        // The length codec reports a truncated last frame as "bytes remaining on stream".
+        _ if e.to_string().contains("bytes remaining") => {
+            Error::Protocol("the daemon closed the connection in the middle of a frame".into())
+        }
+        _ => Error::Protocol(format!("bad frame from the daemon: {e}")),
+    }
+}
+
+async fn read_frames(
+    mut frames: FramedRead<OwnedReadHalf, LengthDelimitedCodec>,
+    replies: mpsc::Sender<Result<Response>>,
+    client_id: String,
+    on_transcription: TranscriptionHandler,
+    path: String,
+) {
+    loop {
+        let reply = match frames.next().await {
+            Some(Ok(frame)) => match parse_incoming(&frame) {
+                Ok(Incoming::Notification(n)) => {
+                    forward(&client_id, n, &on_transcription);
+                    continue;
+                }
+                Ok(Incoming::Response(r)) => Ok(r),
+                Err(e) => Err(e),
+            },
+            Some(Err(e)) => Err(classify_io(e, &path)),
+            None => Err(Error::DaemonUnreachable {
+                path: path.clone(),
+                reason: "the daemon closed the connection".into(),
+            }),
+        };
+        let last = reply.is_err();
+        if replies.send(reply).await.is_err() || last {
+            return;
+        }
+    }
+}
+
+fn forward(client_id: &str, n: Notification, on_transcription: &TranscriptionHandler) {
+    if n.event_type != "realtime_transcription" || n.client_id.as_deref() != Some(client_id) {
+        return;
+    }
+    let Some(text) = n.data.get("transcription").and_then(|t| t.as_str()) else {
+        return;
+    };
+    on_transcription(Transcription {
+        text: text.to_owned(),
+        client_id: client_id.to_owned(),
+        timestamp: n.timestamp.unwrap_or_default(),
+    });
 }

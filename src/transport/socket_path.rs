@@ -1,6 +1,9 @@
 //! Where the legacy daemon listens, by the daemon's own rules (protocol doc §1).
 
-use std::path::PathBuf;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
 
 pub const FALLBACK: &str = "/tmp/stt/super-stt.sock";
 
@@ -30,6 +33,18 @@ pub fn default_legacy_socket_path() -> PathBuf {
     legacy_socket_path(runtime_dir.as_deref(), uid)
 }
 
+/// Refuses a path that exists and is not a socket: we never connect to, create or change
+/// anything else at the daemon's path. A missing path is fine (the daemon may start later).
+pub fn check_socket_path(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.file_type().is_socket() => Err(Error::invalid_option(
+            "socketPath",
+            format!("{} exists and is not a Unix socket", path.display()),
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +72,26 @@ mod tests {
         }
         let long = format!("/tmp/{}", "a".repeat(300));
         assert_eq!(legacy_socket_path(Some(&long), 0), PathBuf::from(FALLBACK));
+    }
+
+    #[test]
+    fn only_a_socket_or_nothing_is_accepted_at_the_daemon_path() {
+        let dir = std::env::temp_dir().join(format!("stt-sockpath-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("regular");
+        std::fs::write(&file, b"keep me").unwrap();
+        let err = check_socket_path(&file).unwrap_err();
+        assert_eq!(err.code(), "E_INVALID_OPTION");
+        assert!(err.to_string().contains("not a Unix socket"));
+        assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
+        assert_eq!(
+            check_socket_path(&dir).unwrap_err().code(),
+            "E_INVALID_OPTION"
+        );
+        assert!(check_socket_path(&dir.join("missing")).is_ok());
+        let sock = dir.join("sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        assert!(check_socket_path(&sock).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
