@@ -257,6 +257,16 @@ test('bad options and event names throw E_INVALID_OPTION naming the option', () 
     [{ device: '' }, 'device'],
     [{ daemon: 'yes' }, 'daemon'],
     [{ chunkMS: 100 }, 'chunkMS'],
+    [{ maxBufferMs: 50 }, 'maxBufferMs'],
+    [{ maxBufferMs: '30s' }, 'maxBufferMs'],
+    [{ maxBufferMs: 200, chunkMs: 500 }, 'maxBufferMs'],
+    [{ maxBufferMs: 600_001 }, 'maxBufferMs'],
+    [{ reconnectInitialMs: 0 }, 'reconnectInitialMs'],
+    [{ reconnectInitialMs: -5 }, 'reconnectInitialMs'],
+    [{ reconnectMaxMs: 50 }, 'reconnectMaxMs'], // below the default initial 100
+    [{ reconnectMaxMs: Infinity }, 'reconnectMaxMs'],
+    [{ replyTimeoutMs: Number.NaN }, 'replyTimeoutMs'],
+    [{ replyTimeoutMs: 99 }, 'replyTimeoutMs'],
   ]
   for (const [options, name] of cases) {
     assert.throws(

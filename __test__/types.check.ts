@@ -1,7 +1,7 @@
 // Compiled with `tsc --noEmit --strict` by the typings test: the public API as a TypeScript
 // user writes it. Lines marked @ts-expect-error must fail to type-check.
 import { AudioCapture, listInputDevices } from '../index.js'
-import type { AudioCaptureOptions, CaptureStats, ChunkEvent, InputDevice, LevelEvent } from '../index.js'
+import type { AudioCaptureOptions, CaptureStats, ChunkEvent, DaemonEvent, InputDevice, LevelEvent } from '../index.js'
 
 async function use(): Promise<void> {
   const devices: InputDevice[] = await listInputDevices()
@@ -21,9 +21,19 @@ async function use(): Promise<void> {
       void [code, message]
     })
     .on('transcription', (t) => void [t.text, t.clientId, t.timestamp])
+    .on('daemon', (d: DaemonEvent) => {
+      const state: 'connected' | 'disconnected' | 'reconnecting' = d.state
+      const attempt: number | undefined = d.attempt
+      void [state, attempt, d.delayMs, d.code, d.reason]
+    })
   await capture.startCapture()
+  await capture.startCapture({ waitForDaemon: true })
+  new AudioCapture({ maxBufferMs: 30000, reconnectInitialMs: 100, reconnectMaxMs: 5000, replyTimeoutMs: 10000 })
   const stats: CaptureStats = capture.stats()
-  const n: number = stats.framesCaptured + stats.chunksSent + stats.sendLatencyP99Ms
+  const n: number = stats.framesCaptured + stats.chunksSent + stats.sendLatencyP99Ms + stats.deliveryLatencyP99Ms
+  const reasons: number = stats.chunksFailedByReason.timeout + stats.reconnects
+  const connected: boolean = stats.daemonConnected
+  void [reasons, connected]
   const capturing: boolean = capture.isCapturing
   void [n, capturing]
   await capture.stopCapture()
@@ -34,5 +44,9 @@ async function use(): Promise<void> {
   capture.on('chunks', () => {})
   // @ts-expect-error: chunkMs is a number
   new AudioCapture({ chunkMs: '100' })
+  // @ts-expect-error: waitForDaemon is a startCapture option, not a constructor option
+  new AudioCapture({ waitForDaemon: true })
+  // @ts-expect-error: daemon states are a closed set
+  capture.on('daemon', (d) => void (d.state === 'gone'))
 }
 void use

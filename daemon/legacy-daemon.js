@@ -39,12 +39,28 @@ function frame(obj) {
   return Buffer.concat([header, body])
 }
 
+/** Ways to answer a `realtime_audio` request badly, for `behave({ audio })`. */
+const AUDIO_REPLIES = [
+  'normal',
+  'error-status', // {"status":"error"}: the daemon refuses the chunk
+  'non-json', // a well-framed reply that is not JSON
+  'bad-framing', // a 4-byte length prefix instead of 8
+  'oversize', // a length prefix of 200 MiB, then nothing
+  'eof-mid-frame', // a header announcing 100 bytes, 10 bytes, then close
+  'drop-connection', // close the connection without replying
+  'silent', // never reply (the connection stays open)
+]
+
 /**
  * Starts a daemon on `socketPath`. Options: `rateLimit` (requests per minute per
  * unsubscribed connection, default 60 like a release build), `maxConnections` (20),
  * `transcribeEverySamples` (when set, sends a `realtime_transcription` notification to
  * subscribers each time a session has received that many more samples; the text describes
  * the audio since there is no model).
+ *
+ * For tests of a daemon that misbehaves: `stop()` / `restart()` (a daemon restart: sessions
+ * are forgotten, the record is kept), `behave({ replyDelayMs, audio, times, silent })` and
+ * `notify(clientId, text)`.
  */
 async function startLegacyDaemon(socketPath, options = {}) {
   const rateLimit = options.rateLimit ?? RELEASE.requestsPerMinute
@@ -67,9 +83,17 @@ async function startLegacyDaemon(socketPath, options = {}) {
     rateLimited: 0,
     connections: 0,
     maxConcurrent: 0,
+    /** Audio requests answered with a `behave({ audio })` misbehaviour, per kind. */
+    misbehaved: {},
+    stops: 0,
+    bytesReceived: 0,
   }
   const subscribers = new Set()
-  const sockets = new Set()
+  /** socket → connection state */
+  const sockets = new Map()
+  // Misbehaviour: replies delayed by `replyDelayMs` (in order); the next `times` audio
+  // requests answered as `audio`; with `silent`, no request is answered at all.
+  const behaviour = { replyDelayMs: 0, audio: 'normal', times: Infinity, silent: false }
 
   function notify(event) {
     for (const s of subscribers) s.write(frame(event))
@@ -173,47 +197,148 @@ async function startLegacyDaemon(socketPath, options = {}) {
     }
   }
 
-  const server = net.createServer((socket) => {
-    if (sockets.size >= maxConnections) {
-      socket.destroy()
+  /** Answers one audio request as the current misbehaviour says; true when it did. */
+  function misbehave(conn, req) {
+    if (behaviour.audio === 'normal' || req?.command !== 'realtime_audio' || behaviour.times <= 0) return false
+    const kind = behaviour.audio
+    behaviour.times--
+    if (behaviour.times <= 0) behaviour.audio = 'normal'
+    record.misbehaved[kind] = (record.misbehaved[kind] ?? 0) + 1
+    const s = conn.socket
+    switch (kind) {
+      case 'error-status':
+        s.write(frame({ status: 'error', message: 'Internal error' }))
+        break
+      case 'non-json': {
+        const body = Buffer.from('<html>not json</html>')
+        const header = Buffer.alloc(8)
+        header.writeBigUInt64BE(BigInt(body.length))
+        s.write(Buffer.concat([header, body]))
+        break
+      }
+      case 'bad-framing': {
+        const body = Buffer.from(JSON.stringify({ status: 'success', message: 'Audio chunk processed' }))
+        const header = Buffer.alloc(4)
+        header.writeUInt32BE(body.length)
+        s.write(Buffer.concat([header, body]))
+        break
+      }
+      case 'oversize': {
+        const header = Buffer.alloc(8)
+        header.writeBigUInt64BE(200n * 1024n * 1024n)
+        s.write(header)
+        break
+      }
+      case 'eof-mid-frame': {
+        const header = Buffer.alloc(8)
+        header.writeBigUInt64BE(100n)
+        conn.closed = true
+        s.end(Buffer.concat([header, Buffer.from('{"status":')]))
+        break
+      }
+      case 'drop-connection':
+        conn.closed = true
+        s.destroy()
+        break
+      case 'silent':
+        break
+    }
+    return true
+  }
+
+  function reply(conn, response) {
+    if (behaviour.silent) return
+    const out = frame(response)
+    if (behaviour.replyDelayMs <= 0 && conn.pending === 0) {
+      conn.socket.write(out)
       return
     }
-    sockets.add(socket)
-    record.connections++
-    record.maxConcurrent = Math.max(record.maxConcurrent, sockets.size)
-    const conn = { socket, subscribed: false, window: [], buf: Buffer.alloc(0) }
-    socket.on('data', (data) => {
-      conn.buf = Buffer.concat([conn.buf, data])
-      while (conn.buf.length >= 8) {
-        const len = conn.buf.readBigUInt64BE(0)
-        if (len > BigInt(MAX_FRAME)) {
-          socket.destroy()
-          return
-        }
-        const n = Number(len)
-        if (conn.buf.length < 8 + n) break
-        const raw = conn.buf.subarray(8, 8 + n).toString('utf8')
-        conn.buf = conn.buf.subarray(8 + n)
-        socket.write(frame(handle(conn, raw)))
+    // Slow daemon: replies leave one after another, each `replyDelayMs` after the previous.
+    conn.pending++
+    conn.chain = conn.chain.then(
+      () =>
+        new Promise((resolve) =>
+          setTimeout(() => {
+            conn.pending--
+            if (!conn.closed) conn.socket.write(out)
+            resolve()
+          }, behaviour.replyDelayMs),
+        ),
+    )
+  }
+
+  let server = null
+  function listen() {
+    server = net.createServer((socket) => {
+      if (sockets.size >= maxConnections) {
+        socket.destroy()
+        return
       }
+      const conn = { socket, subscribed: false, window: [], buf: Buffer.alloc(0), closed: false, pending: 0, chain: Promise.resolve() }
+      sockets.set(socket, conn)
+      record.connections++
+      record.maxConcurrent = Math.max(record.maxConcurrent, sockets.size)
+      socket.on('data', (data) => {
+        if (conn.closed) return
+        record.bytesReceived += data.length
+        conn.buf = Buffer.concat([conn.buf, data])
+        while (conn.buf.length >= 8 && !conn.closed) {
+          const len = conn.buf.readBigUInt64BE(0)
+          if (len > BigInt(MAX_FRAME)) {
+            socket.destroy()
+            return
+          }
+          const n = Number(len)
+          if (conn.buf.length < 8 + n) break
+          const raw = conn.buf.subarray(8, 8 + n).toString('utf8')
+          conn.buf = conn.buf.subarray(8 + n)
+          let parsed = null
+          try {
+            parsed = JSON.parse(raw)
+          } catch {}
+          if (misbehave(conn, parsed)) continue
+          reply(conn, handle(conn, raw))
+        }
+      })
+      const forget = () => {
+        conn.closed = true
+        sockets.delete(socket)
+        subscribers.delete(socket)
+      }
+      socket.on('close', forget)
+      socket.on('error', forget)
     })
-    const forget = () => {
-      sockets.delete(socket)
-      subscribers.delete(socket)
+    return new Promise((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(socketPath, () => {
+        server.off('error', reject)
+        try {
+          fs.chmodSync(socketPath, 0o660)
+        } catch {}
+        resolve()
+      })
+    })
+  }
+  await listen()
+
+  /** Closes the listener and every connection; replies already written still arrive. */
+  async function shutDown() {
+    // An exiting daemon reads no more requests; what it already answered still goes out.
+    for (const [s, conn] of sockets) {
+      conn.closed = true
+      s.end()
     }
-    socket.on('close', forget)
-    socket.on('error', forget)
-  })
-  await new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(socketPath, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  try {
-    fs.chmodSync(socketPath, 0o660)
-  } catch {}
+    const closed = new Promise((resolve) => server.close(() => resolve()))
+    // Connections that do not close on their own within a moment are cut.
+    const timer = setTimeout(() => {
+      for (const s of sockets.keys()) s.destroy()
+    }, 200)
+    await closed
+    clearTimeout(timer)
+    try {
+      fs.unlinkSync(socketPath)
+    } catch {}
+  }
 
   return {
     socketPath,
@@ -230,8 +355,33 @@ async function startLegacyDaemon(socketPath, options = {}) {
     chunkSizes(clientId) {
       return (record.audio.get(clientId) ?? []).map((c) => c.length)
     },
+    /**
+     * The daemon exits: it stops accepting, closes every connection (replies it already
+     * wrote still arrive, requests it had not read are lost) and removes its socket file.
+     * Sessions are forgotten, like a real restart; the record is kept.
+     */
+    async stop() {
+      record.stops++
+      subscribers.clear()
+      await shutDown()
+      record.sessions.clear()
+    },
+    /** Listens again on the same path after `stop()`. */
+    async restart() {
+      await listen()
+    },
+    /** Changes how the daemon answers (see AUDIO_REPLIES); `behave({})` restores normal. */
+    behave({ replyDelayMs = 0, audio = 'normal', times = Infinity, silent = false } = {}) {
+      if (!AUDIO_REPLIES.includes(audio)) throw new Error(`unknown audio reply ${audio}`)
+      Object.assign(behaviour, { replyDelayMs, audio, times, silent })
+    },
+    /** Pushes a realtime_transcription notification for `clientId` to every subscriber. */
+    notify(clientId, text) {
+      const ts = new Date().toISOString()
+      notify({ type: 'notification', event_type: 'realtime_transcription', client_id: clientId, timestamp: ts, data: { timestamp: ts, transcription: text } })
+    },
     async close() {
-      for (const s of sockets) s.destroy()
+      for (const s of sockets.keys()) s.destroy()
       await new Promise((resolve) => server.close(() => resolve()))
       try {
         fs.unlinkSync(socketPath)
@@ -240,7 +390,7 @@ async function startLegacyDaemon(socketPath, options = {}) {
   }
 }
 
-module.exports = { startLegacyDaemon, frame, MAX_FRAME }
+module.exports = { startLegacyDaemon, frame, MAX_FRAME, AUDIO_REPLIES }
 
 if (require.main === module) {
   const args = process.argv.slice(2)

@@ -11,6 +11,15 @@ const buf = Buffer.alloc(periodFrames * channels * 4)
 const periodMs = (periodFrames / rate) * 1000
 const sleeper = new Int32Array(new SharedArrayBuffer(4))
 
+/** Deterministic white noise in [-1, 1): a hash of the frame index (same on every channel). */
+function noise(i) {
+  let x = (i + 0x9e3779b9) | 0
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b)
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35)
+  x ^= x >>> 16
+  return (x >>> 0) / 2 ** 31 - 1
+}
+
 function sample(ch, i) {
   const t = i / rate
   switch (signal.type) {
@@ -20,6 +29,8 @@ function sample(ch, i) {
       const s = ch === 0 ? signal.left : signal.right
       return s.amplitude * Math.sin(2 * Math.PI * s.freq * t)
     }
+    case 'noise':
+      return signal.amplitude * noise(i)
     default:
       return 0
   }

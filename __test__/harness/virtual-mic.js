@@ -40,7 +40,8 @@ function setupVirtualMic() {
 /**
  * Starts feeding the FIFO from a worker thread (never the thread that stops the capture).
  * `signal`: { type: 'sine', freq, amplitude } (same on both channels) or
- * { type: 'stereo-sines', left: {freq, amplitude}, right: {freq, amplitude} } or { type: 'silence' }.
+ * { type: 'stereo-sines', left: {freq, amplitude}, right: {freq, amplitude} } or
+ * { type: 'noise', amplitude } (deterministic white noise, so every chunk is unique) or { type: 'silence' }.
  * Returns { stop(): Promise<{ framesWritten }> }.
  */
 function startFeeder(fifo, signal) {

@@ -341,14 +341,18 @@ impl AudioCapture {
         env: &'env Env,
         options: Option<Object<'_>>,
     ) -> Result<PromiseRaw<'env, ()>> {
-        let start = match parse_start_options(options) {
-            Ok(start) => start,
-            Err(e) => return Err(to_napi_error(env, &e)),
-        };
+        // Bad options reject the promise like every other start failure, never throw.
+        let start = parse_start_options(options);
         let shared = self.shared.clone();
-        env.spawn_future_with_callback(async move { Ok(shared.start(start).await) }, |env, r| {
-            r.map_err(|e| to_napi_error(env, &e))
-        })
+        env.spawn_future_with_callback(
+            async move {
+                Ok(match start {
+                    Ok(start) => shared.start(start).await,
+                    Err(e) => Err(e),
+                })
+            },
+            |env, r| r.map_err(|e| to_napi_error(env, &e)),
+        )
     }
 
     /// Stops the device, flushes the last partial chunk to the daemon and ends the daemon
