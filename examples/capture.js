@@ -43,6 +43,10 @@ async function main() {
   })
   capture.on('transcription', (t) => console.log(`\ntranscription: ${t.text}`))
   capture.on('error', (e) => console.log(`\nerror ${e.code}: ${e.message}`))
+  capture.on('daemon', (d) => {
+    const detail = d.state === 'reconnecting' ? ` (attempt ${d.attempt} in ${d.delayMs} ms)` : d.reason ? `: ${d.reason}` : ''
+    console.log(`\ndaemon ${d.state}${detail}`)
+  })
   try {
     await capture.startCapture()
   } catch (e) {
