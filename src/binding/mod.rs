@@ -12,7 +12,7 @@ use napi_derive::napi;
 
 use crate::capture::{self, StreamInfo};
 use crate::error::Error as CoreError;
-use crate::pipeline::link::Link;
+use crate::pipeline::link::{self, Link};
 use crate::pipeline::{self, EventSink, Pipeline, PipelineConfig};
 use crate::stats::{CaptureCounters, PipelineCounters};
 use crate::transport::legacy::LegacyConnector;
@@ -256,15 +256,7 @@ impl Shared {
             on_transcription,
         );
         let link_config = self.config.link.clone();
-        let connected = tokio::time::timeout(link_config.reply_timeout, connector.connect())
-            .await
-            .unwrap_or_else(|_| {
-                Err(CoreError::DaemonTimeout(format!(
-                    "no reply to the session start within {} ms",
-                    link_config.reply_timeout.as_millis()
-                )))
-            });
-        let session = match connected {
+        let session = match link::within(link_config.reply_timeout, connector.connect()).await {
             Ok(session) => Some(session),
             Err(e) if start.wait_for_daemon && !matches!(e, CoreError::InvalidOption { .. }) => {
                 None

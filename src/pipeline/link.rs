@@ -12,11 +12,13 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::future::Future;
+
 use tokio_util::sync::CancellationToken;
 
 use super::queue::SendQueue;
 use super::{wall_clock_ms, EventSink};
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::stats::{FailureReason, LinkState};
 use crate::transport::{Connector, Session};
 
@@ -69,6 +71,21 @@ pub struct Link<C: Connector> {
     pub config: LinkConfig,
 }
 
+/// Runs `operation` with the reply timeout; running out is `E_DAEMON_TIMEOUT`.
+pub async fn within<T>(
+    reply_timeout: Duration,
+    operation: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::time::timeout(reply_timeout, operation)
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::DaemonTimeout(format!(
+                "no reply within {} ms",
+                reply_timeout.as_millis()
+            )))
+        })
+}
+
 pub fn failure_reason(e: &Error) -> FailureReason {
     match e {
         Error::DaemonError(_) => FailureReason::Rejected,
@@ -95,12 +112,6 @@ pub async fn run<C: Connector>(
     let announce = |event: LinkEvent| {
         counters.set_link_state(event.state);
         sink.daemon(&event);
-    };
-    let timeout_error = || {
-        Error::DaemonTimeout(format!(
-            "no reply within {} ms",
-            config.reply_timeout.as_millis()
-        ))
     };
     let mut ever_connected = session.is_some();
     let mut attempt = 0u32;
@@ -131,10 +142,7 @@ pub async fn run<C: Connector>(
                 _ = tokio::time::sleep(delay) => {}
                 _ = stopping.cancelled(), if !stop => {}
             }
-            let connected = tokio::time::timeout(config.reply_timeout, connector.connect())
-                .await
-                .unwrap_or_else(|_| Err(timeout_error()));
-            match connected {
+            match within(config.reply_timeout, connector.connect()).await {
                 Ok(new_session) => {
                     if ever_connected {
                         counters.reconnects.fetch_add(1, Relaxed);
@@ -177,13 +185,12 @@ pub async fn run<C: Connector>(
         };
         item.attempts += 1;
         let started = Instant::now();
-        let result = tokio::time::timeout(
+        match within(
             config.reply_timeout,
             current.send_chunk(&item.chunk.samples),
         )
         .await
-        .unwrap_or_else(|_| Err(timeout_error()));
-        match result {
+        {
             Ok(()) => {
                 counters
                     .send_latency
@@ -215,10 +222,8 @@ pub async fn run<C: Connector>(
         }
     }
     if let Some(session) = session {
-        match tokio::time::timeout(config.reply_timeout, session.end()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => sink.error(&e),
-            Err(_) => sink.error(&timeout_error()),
+        if let Err(e) = within(config.reply_timeout, session.end()).await {
+            sink.error(&e);
         }
     }
     counters.set_link_state(LinkState::Off);

@@ -76,7 +76,7 @@ impl Connector for LegacyConnector {
             path: self.path.display().to_string(),
         };
         session
-            .call(&Request::subscribe(SUBSCRIBED_EVENTS, CLIENT_NAME))
+            .call(Request::subscribe(SUBSCRIBED_EVENTS, CLIENT_NAME).to_json()?)
             .await?;
         session.start_realtime().await?;
         Ok(session)
@@ -100,8 +100,9 @@ impl LegacySession {
         }
     }
 
-    /// Sends `request` and checks its reply.
-    async fn call(&mut self, request: &Request<'_>) -> Result<()> {
+    /// Sends one encoded request and checks its reply. Taking the bytes, not a `Request`
+    /// borrowing `self`, lets callers encode from `self.client_id` without cloning it.
+    async fn call(&mut self, body: Vec<u8>) -> Result<()> {
         // Anything already waiting is a reply to nothing, or the reader's reason for stopping.
         match self.replies.try_recv() {
             Ok(Ok(_)) => {
@@ -113,7 +114,6 @@ impl LegacySession {
             Err(mpsc::error::TryRecvError::Disconnected) => return Err(self.closed()),
             Err(mpsc::error::TryRecvError::Empty) => {}
         }
-        let body = request.to_json()?;
         self.writer
             .send(Bytes::from(body))
             .await
@@ -126,17 +126,15 @@ impl LegacySession {
     }
 
     async fn start_realtime(&mut self) -> Result<()> {
-        let client_id = self.client_id.clone();
-        self.call(&Request::start_realtime(&client_id, TARGET_RATE))
-            .await
+        let body = Request::start_realtime(&self.client_id, TARGET_RATE).to_json()?;
+        self.call(body).await
     }
 }
 
 impl Session for LegacySession {
     async fn send_chunk(&mut self, samples: &[f32]) -> Result<()> {
-        let client_id = self.client_id.clone();
-        self.call(&Request::realtime_audio(&client_id, samples, TARGET_RATE))
-            .await
+        let body = Request::realtime_audio(&self.client_id, samples, TARGET_RATE).to_json()?;
+        self.call(body).await
     }
 
     async fn broken(&mut self) -> Error {
