@@ -15,8 +15,29 @@ export interface AudioCaptureOptions {
   clientId?: string
   /** An `id` (or exact `name`) from `listInputDevices()`. Default: the system default input. */
   device?: string
+  /**
+   * Replay a WAV file instead of a device, through the same ring, resampler, chunker and
+   * transport. Any rate from 1 kHz to 384 kHz, any channel count, 8/16/24/32-bit integer or
+   * 32-bit float. A file that cannot be played rejects `startCapture()` with `E_INVALID_INPUT`.
+   * Not with `device`.
+   */
+  input?: {
+    /** Path of the WAV file. */
+    file: string
+    /** `true` (default): paced at the file's own rate; `false`: as fast as the pipeline takes it. */
+    realtime?: boolean
+    /** `true`: start again at the end; default `false`: emit `end` after the last chunk. */
+    loop?: boolean
+  }
   /** Chunk length in ms, an integer from 10 to 1000. Default 100 (1600 samples at 16 kHz). */
   chunkMs?: number
+  /** Level events per second, an integer from 1 to 60. Default 30. */
+  levelHz?: number
+  /**
+   * Spectrum bands in each level event (`bands`), log-spaced from 50 Hz to 8 kHz; an integer
+   * from 0 to 64. Default 0: no spectrum.
+   */
+  spectrumBands?: number
   /** `false` = capture only, no socket at all. Default `true`. */
   daemon?: boolean
   /**
@@ -49,6 +70,7 @@ export interface CaptureError extends Error {
     | 'E_NO_DEVICE'
     | 'E_UNSUPPORTED_CONFIG'
     | 'E_DEVICE'
+    | 'E_INVALID_INPUT'
     | 'E_DAEMON_UNREACHABLE'
     | 'E_DAEMON_ERROR'
     | 'E_PROTOCOL'
@@ -61,7 +83,10 @@ export interface CaptureError extends Error {
 export interface AudioCaptureEvents {
   /** Every chunk of 16 kHz mono audio, whether or not a daemon is used. */
   chunk: (chunk: ChunkEvent) => void
-  /** Signal level, at most 30 times a second. */
+  /**
+   * Signal level (and spectrum), at most `levelHz` times a second. Latest wins: while JS is
+   * busy only the newest level waits; replaced ones count in `levelEventsDropped`.
+   */
   level: (level: LevelEvent) => void
   /** Something went wrong while capturing; the capture keeps running where it can. */
   error: (error: CaptureError) => void
@@ -69,6 +94,8 @@ export interface AudioCaptureEvents {
   transcription: (transcription: TranscriptionEvent) => void
   /** The daemon link connected, broke, or is about to retry. */
   daemon: (event: DaemonEvent) => void
+  /** A file input reached its end (after its last `chunk`). */
+  end: (event: EndEvent) => void
 }
 
 
@@ -82,7 +109,7 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /**
  * Captures a microphone, converts it to 16 kHz mono chunks and streams them to the Super STT
- * daemon. Events: `chunk`, `level`, `error`, `transcription`, `daemon`.
+ * daemon. Events: `chunk`, `level`, `error`, `transcription`, `daemon`, `end`.
  */
 export declare class AudioCapture {
   /**
@@ -222,6 +249,16 @@ export interface DaemonEvent {
   reason?: string
 }
 
+/**
+ * A file input reached its end (not with `loop`); every chunk was emitted before this.
+ * Call `stopCapture()` to finish delivering them to the daemon.
+ */
+export interface EndEvent {
+  /** Frames read from the file, at its own rate. */
+  frames: number
+  durationMs: number
+}
+
 /** Why chunks were given up on. */
 export interface FailureCounts {
   /** The daemon answered `status: error`. */
@@ -248,7 +285,10 @@ export interface InputDevice {
   sampleRates: Array<number>
 }
 
-/** Signal level over the audio since the previous level event (at most 30 a second). */
+/**
+ * Signal level of the 16 kHz audio since the previous level event (at most `levelHz` a
+ * second; when JS is busy, only the latest is kept).
+ */
 export interface LevelEvent {
   /** Root mean square of the samples, 0..1. */
   rms: number
@@ -258,6 +298,15 @@ export interface LevelEvent {
   rmsDbfs: number
   /** `peak` in dB relative to full scale (floored at -120). */
   peakDbfs: number
+  /** The input reached full scale (|sample| ≥ 0.999, before resampling) in this period. */
+  clipped: boolean
+  /**
+   * With `spectrumBands`: band levels in dBFS (floored at -120), log-spaced from 50 Hz to
+   * 8 kHz, lowest first, over the last 128 ms. A full-scale sine reads -3 dBFS in its band.
+   */
+  bands?: Float32Array
+  /** Wall-clock time (ms since the Unix epoch) of the last sample measured. */
+  atMs: number
 }
 
 /** Lists the audio input devices. Runs off the JS thread and prints nothing. */

@@ -11,6 +11,8 @@ pub enum Error {
     UnsupportedConfig(String),
     #[error("audio device error: {0}")]
     Device(String),
+    #[error("invalid input file: {0}")]
+    InvalidInput(String),
     #[error("cannot reach the STT daemon at {path}: {reason}")]
     DaemonUnreachable { path: String, reason: String },
     #[error("the STT daemon answered with an error: {0}")]
@@ -33,6 +35,7 @@ impl Error {
             Error::NoDevice(_) => "E_NO_DEVICE",
             Error::UnsupportedConfig(_) => "E_UNSUPPORTED_CONFIG",
             Error::Device(_) => "E_DEVICE",
+            Error::InvalidInput(_) => "E_INVALID_INPUT",
             Error::DaemonUnreachable { .. } => "E_DAEMON_UNREACHABLE",
             Error::DaemonError(_) => "E_DAEMON_ERROR",
             Error::Protocol(_) => "E_PROTOCOL",
@@ -57,6 +60,7 @@ impl Error {
             Error::NoDevice(s) => Error::NoDevice(add(s)),
             Error::UnsupportedConfig(s) => Error::UnsupportedConfig(add(s)),
             Error::Device(s) => Error::Device(add(s)),
+            Error::InvalidInput(s) => Error::InvalidInput(add(s)),
             Error::DaemonError(s) => Error::DaemonError(add(s)),
             Error::Protocol(s) => Error::Protocol(add(s)),
             Error::DaemonTimeout(s) => Error::DaemonTimeout(add(s)),

@@ -10,10 +10,9 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
 use crate::dsp::chunker::Chunk;
-use crate::dsp::levels::Level;
 use crate::error::Error as CoreError;
 use crate::pipeline::link::LinkEvent;
-use crate::pipeline::EventSink;
+use crate::pipeline::{EventSink, InputEnd, LevelReading};
 use crate::stats::PipelineCounters;
 use crate::transport::Transcription;
 
@@ -30,10 +29,12 @@ pub enum EventKind {
     Error,
     Transcription,
     Daemon,
+    End,
 }
 
 impl EventKind {
-    pub const NAMES: [&'static str; 5] = ["chunk", "level", "error", "transcription", "daemon"];
+    pub const NAMES: [&'static str; 6] =
+        ["chunk", "level", "error", "transcription", "daemon", "end"];
 
     pub fn parse(name: &str) -> Option<Self> {
         Some(match name {
@@ -42,6 +43,7 @@ impl EventKind {
             "error" => Self::Error,
             "transcription" => Self::Transcription,
             "daemon" => Self::Daemon,
+            "end" => Self::End,
             _ => return None,
         })
     }
@@ -58,7 +60,8 @@ pub struct ChunkEvent {
     pub captured_at_ms: f64,
 }
 
-/// Signal level over the audio since the previous level event (at most 30 a second).
+/// Signal level of the 16 kHz audio since the previous level event (at most `levelHz` a
+/// second; when JS is busy, only the latest is kept).
 #[napi(object)]
 pub struct LevelEvent {
     /// Root mean square of the samples, 0..1.
@@ -69,6 +72,22 @@ pub struct LevelEvent {
     pub rms_dbfs: f64,
     /// `peak` in dB relative to full scale (floored at -120).
     pub peak_dbfs: f64,
+    /// The input reached full scale (|sample| ≥ 0.999, before resampling) in this period.
+    pub clipped: bool,
+    /// With `spectrumBands`: band levels in dBFS (floored at -120), log-spaced from 50 Hz to
+    /// 8 kHz, lowest first, over the last 128 ms. A full-scale sine reads -3 dBFS in its band.
+    pub bands: Option<Float32Array>,
+    /// Wall-clock time (ms since the Unix epoch) of the last sample measured.
+    pub at_ms: f64,
+}
+
+/// A file input reached its end (not with `loop`); every chunk was emitted before this.
+/// Call `stopCapture()` to finish delivering them to the daemon.
+#[napi(object)]
+pub struct EndEvent {
+    /// Frames read from the file, at its own rate.
+    pub frames: f64,
+    pub duration_ms: f64,
 }
 
 /// A realtime transcription the daemon produced for this capture's session.
@@ -100,10 +119,54 @@ pub struct DaemonEvent {
 
 pub enum JsEvent {
     Chunk(Chunk, f64),
-    Level(Level),
+    /// Delivered as whatever the slot holds when JS runs the call: the latest level.
+    Level(Arc<LatestLevel>),
     Error(&'static str, String),
     Transcription(Transcription),
     Daemon(LinkEvent),
+    End(InputEnd),
+}
+
+/// Latest-wins delivery of levels to one listener: at most one call is queued; a newer level
+/// replaces the one waiting in the slot, and the replaced one counts as dropped.
+#[derive(Default)]
+pub struct LatestLevel {
+    slot: Mutex<LevelSlot>,
+}
+
+#[derive(Default)]
+struct LevelSlot {
+    reading: Option<LevelReading>,
+    call_queued: bool,
+}
+
+impl LatestLevel {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LevelSlot> {
+        self.slot.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stores `reading`. Returns whether it replaced an undelivered one, and whether the
+    /// caller must queue a call (none is queued yet).
+    fn offer(&self, reading: LevelReading) -> (bool, bool) {
+        let mut slot = self.lock();
+        let replaced = slot.reading.replace(reading).is_some();
+        let queue_call = !std::mem::replace(&mut slot.call_queued, true);
+        (replaced, queue_call)
+    }
+
+    /// The queued call could not be made: forget it and its reading.
+    fn call_failed(&self) {
+        let mut slot = self.lock();
+        slot.call_queued = false;
+        slot.reading = None;
+    }
+
+    /// On the JS thread, when the queued call runs.
+    fn take(&self) -> Option<LevelReading> {
+        let mut slot = self.lock();
+        slot.call_queued = false;
+        slot.reading.take()
+    }
 }
 
 /// Creates a JS `Error` whose `code` is the stable error code.
@@ -143,15 +206,36 @@ impl ToNapiValue for JsEvent {
                 // SAFETY: `env` is the live env of the JS thread running this TSFN call.
                 unsafe { ChunkEvent::to_napi_value(env, event) }
             }
-            JsEvent::Level(l) => {
+            JsEvent::Level(latest) => {
+                let Some(LevelReading {
+                    level: l,
+                    bands,
+                    at_ms,
+                }) = latest.take()
+                else {
+                    // Unreachable: a reading is stored before each call is queued.
+                    // SAFETY: as above.
+                    return unsafe { <()>::to_napi_value(env, ()) };
+                };
                 let event = LevelEvent {
                     rms: l.rms,
                     peak: l.peak,
                     rms_dbfs: l.rms_dbfs,
                     peak_dbfs: l.peak_dbfs,
+                    clipped: l.clipped,
+                    bands: bands.map(Float32Array::new),
+                    at_ms,
                 };
                 // SAFETY: as above.
                 unsafe { LevelEvent::to_napi_value(env, event) }
+            }
+            JsEvent::End(end) => {
+                let event = EndEvent {
+                    frames: end.frames as f64,
+                    duration_ms: end.duration_ms,
+                };
+                // SAFETY: as above.
+                unsafe { EndEvent::to_napi_value(env, event) }
             }
             JsEvent::Error(code, message) => create_js_error(env, code, &message),
             JsEvent::Transcription(t) => {
@@ -182,6 +266,8 @@ pub struct Listener {
     pub id: u64,
     pub kind: EventKind,
     pub func: Arc<ListenerFn>,
+    /// Used by `level` listeners only.
+    pub latest_level: Arc<LatestLevel>,
 }
 
 /// The listeners the pipeline delivers to. Shared with the pipeline task; holds no JS
@@ -219,20 +305,27 @@ impl Listeners {
                 })
                 .count() as u64
         };
-        if dropped > 0 {
-            let counters = self
-                .counters
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone();
-            let counter = match kind {
-                EventKind::Chunk => &counters.chunk_events_dropped,
-                EventKind::Level => &counters.level_events_dropped,
-                EventKind::Error => &counters.error_events_dropped,
-                EventKind::Transcription | EventKind::Daemon => &counters.other_events_dropped,
-            };
-            counter.fetch_add(dropped, Relaxed);
+        self.count_dropped(kind, dropped);
+    }
+
+    fn count_dropped(&self, kind: EventKind, dropped: u64) {
+        if dropped == 0 {
+            return;
         }
+        let counters = self
+            .counters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let counter = match kind {
+            EventKind::Chunk => &counters.chunk_events_dropped,
+            EventKind::Level => &counters.level_events_dropped,
+            EventKind::Error => &counters.error_events_dropped,
+            EventKind::Transcription | EventKind::Daemon | EventKind::End => {
+                &counters.other_events_dropped
+            }
+        };
+        counter.fetch_add(dropped, Relaxed);
     }
 }
 
@@ -244,8 +337,22 @@ impl EventSink for Listeners {
         });
     }
 
-    fn level(&self, level: Level) {
-        self.emit(EventKind::Level, || JsEvent::Level(level));
+    /// Latest wins: a listener whose previous level is still waiting for JS gets this one in
+    /// its place, so a busy event loop never accumulates levels.
+    fn level(&self, level: LevelReading) {
+        let mut dropped = 0;
+        for l in self.lock().iter().filter(|l| l.kind == EventKind::Level) {
+            let (replaced, queue_call) = l.latest_level.offer(level.clone());
+            dropped += replaced as u64;
+            if queue_call {
+                let event = JsEvent::Level(l.latest_level.clone());
+                if l.func.call(event, ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok {
+                    l.latest_level.call_failed();
+                    dropped += 1;
+                }
+            }
+        }
+        self.count_dropped(EventKind::Level, dropped);
     }
 
     fn error(&self, error: &CoreError) {
@@ -262,5 +369,9 @@ impl EventSink for Listeners {
 
     fn daemon(&self, event: &LinkEvent) {
         self.emit(EventKind::Daemon, || JsEvent::Daemon(event.clone()));
+    }
+
+    fn input_end(&self, end: InputEnd) {
+        self.emit(EventKind::End, || JsEvent::End(end));
     }
 }

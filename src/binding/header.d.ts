@@ -15,8 +15,29 @@ export interface AudioCaptureOptions {
   clientId?: string
   /** An `id` (or exact `name`) from `listInputDevices()`. Default: the system default input. */
   device?: string
+  /**
+   * Replay a WAV file instead of a device, through the same ring, resampler, chunker and
+   * transport. Any rate from 1 kHz to 384 kHz, any channel count, 8/16/24/32-bit integer or
+   * 32-bit float. A file that cannot be played rejects `startCapture()` with `E_INVALID_INPUT`.
+   * Not with `device`.
+   */
+  input?: {
+    /** Path of the WAV file. */
+    file: string
+    /** `true` (default): paced at the file's own rate; `false`: as fast as the pipeline takes it. */
+    realtime?: boolean
+    /** `true`: start again at the end; default `false`: emit `end` after the last chunk. */
+    loop?: boolean
+  }
   /** Chunk length in ms, an integer from 10 to 1000. Default 100 (1600 samples at 16 kHz). */
   chunkMs?: number
+  /** Level events per second, an integer from 1 to 60. Default 30. */
+  levelHz?: number
+  /**
+   * Spectrum bands in each level event (`bands`), log-spaced from 50 Hz to 8 kHz; an integer
+   * from 0 to 64. Default 0: no spectrum.
+   */
+  spectrumBands?: number
   /** `false` = capture only, no socket at all. Default `true`. */
   daemon?: boolean
   /**
@@ -49,6 +70,7 @@ export interface CaptureError extends Error {
     | 'E_NO_DEVICE'
     | 'E_UNSUPPORTED_CONFIG'
     | 'E_DEVICE'
+    | 'E_INVALID_INPUT'
     | 'E_DAEMON_UNREACHABLE'
     | 'E_DAEMON_ERROR'
     | 'E_PROTOCOL'
@@ -61,7 +83,10 @@ export interface CaptureError extends Error {
 export interface AudioCaptureEvents {
   /** Every chunk of 16 kHz mono audio, whether or not a daemon is used. */
   chunk: (chunk: ChunkEvent) => void
-  /** Signal level, at most 30 times a second. */
+  /**
+   * Signal level (and spectrum), at most `levelHz` times a second. Latest wins: while JS is
+   * busy only the newest level waits; replaced ones count in `levelEventsDropped`.
+   */
   level: (level: LevelEvent) => void
   /** Something went wrong while capturing; the capture keeps running where it can. */
   error: (error: CaptureError) => void
@@ -69,5 +94,7 @@ export interface AudioCaptureEvents {
   transcription: (transcription: TranscriptionEvent) => void
   /** The daemon link connected, broke, or is about to retry. */
   daemon: (event: DaemonEvent) => void
+  /** A file input reached its end (after its last `chunk`). */
+  end: (event: EndEvent) => void
 }
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::capture::{self, StreamInfo};
+use crate::capture::{self, InputHandle, StreamInfo};
 use crate::error::Error as CoreError;
 use crate::pipeline::link::{self, Link};
 use crate::pipeline::{self, EventSink, Pipeline, PipelineConfig};
@@ -149,7 +149,7 @@ pub struct FailureCounts {
 }
 
 struct Running {
-    stream: cpal::Stream,
+    input: InputHandle,
     pipeline: Pipeline,
 }
 
@@ -184,12 +184,11 @@ impl Shared {
         } else {
             None
         };
-        let device = self.config.device.clone();
+        let source = self.config.source.clone();
         let counters = capture_counters.clone();
-        let opened =
-            tokio::task::spawn_blocking(move || capture::open_input(device.as_deref(), counters))
-                .await
-                .unwrap_or_else(|e| Err(CoreError::Internal(e.to_string())));
+        let opened = tokio::task::spawn_blocking(move || capture::open(&source, counters))
+            .await
+            .unwrap_or_else(|e| Err(CoreError::Internal(e.to_string())));
         let opened = match opened {
             Ok(opened) => opened,
             Err(e) => {
@@ -200,18 +199,20 @@ impl Shared {
             }
         };
         self.listeners.set_counters(pipeline_counters.clone());
-        let config = PipelineConfig::new(
+        let mut config = PipelineConfig::new(
             opened.info.sample_rate,
             self.config.chunk_ms,
             self.config.max_buffer_ms,
         );
+        config.level_interval = std::time::Duration::from_secs(1) / self.config.level_hz;
+        config.spectrum_bands = self.config.spectrum_bands as usize;
         let queue_capacity = config.send_queue_capacity;
         let pipeline = pipeline::spawn(
             opened.ring,
             config,
             capture_counters.clone(),
             pipeline_counters.clone(),
-            opened.errors,
+            opened.status,
             sink,
             link,
         )?;
@@ -226,7 +227,7 @@ impl Shared {
             },
         };
         *state = Some(Running {
-            stream: opened.stream,
+            input: opened.input,
             pipeline,
         });
         self.capturing.store(true, Relaxed);
@@ -272,12 +273,13 @@ impl Shared {
 
     async fn stop(self: Arc<Self>) -> std::result::Result<(), CoreError> {
         let mut state = self.state.lock().await;
-        let Some(Running { stream, pipeline }) = state.take() else {
+        let Some(Running { input, pipeline }) = state.take() else {
             return Ok(());
         };
-        // Stop the device first so the pipeline's final drain sees every frame. Dropping a
-        // stream joins cpal's capture thread: do it on a blocking thread, not a runtime worker.
-        let _ = tokio::task::spawn_blocking(move || drop(stream)).await;
+        // Stop the input first so the pipeline's final drain sees every frame. Dropping it
+        // joins cpal's capture thread (or the file reader): on a blocking thread, not a
+        // runtime worker.
+        let _ = tokio::task::spawn_blocking(move || drop(input)).await;
         pipeline.stop().await;
         self.capturing.store(false, Relaxed);
         Ok(())
@@ -285,7 +287,7 @@ impl Shared {
 }
 
 /// Captures a microphone, converts it to 16 kHz mono chunks and streams them to the Super STT
-/// daemon. Events: `chunk`, `level`, `error`, `transcription`, `daemon`.
+/// daemon. Events: `chunk`, `level`, `error`, `transcription`, `daemon`, `end`.
 #[napi]
 pub struct AudioCapture {
     shared: Arc<Shared>,
@@ -457,6 +459,7 @@ impl AudioCapture {
             id,
             kind,
             func: Arc::new(func),
+            latest_level: Default::default(),
         });
         Ok(this)
     }

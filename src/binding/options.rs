@@ -10,6 +10,8 @@ use napi::ValueType;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
+use crate::capture::{FileSource, Source};
+use crate::dsp::spectrum::MAX_BANDS;
 use crate::error::Error as CoreError;
 use crate::pipeline::link::LinkConfig;
 use crate::transport::socket_path::{check_socket_path, default_legacy_socket_path};
@@ -18,7 +20,10 @@ const KNOWN: &[&str] = &[
     "socketPath",
     "clientId",
     "device",
+    "input",
     "chunkMs",
+    "levelHz",
+    "spectrumBands",
     "daemon",
     "maxBufferMs",
     "reconnectInitialMs",
@@ -26,8 +31,11 @@ const KNOWN: &[&str] = &[
     "replyTimeoutMs",
 ];
 const KNOWN_START: &[&str] = &["waitForDaemon"];
+const KNOWN_INPUT: &[&str] = &["file", "realtime", "loop"];
 
 const CHUNK_MS: RangeInclusive<u32> = 10..=1000;
+const LEVEL_HZ: RangeInclusive<u32> = 1..=60;
+const SPECTRUM_BANDS: RangeInclusive<u32> = 0..=MAX_BANDS as u32;
 const MAX_BUFFER_MS: RangeInclusive<u32> = 100..=600_000;
 const RECONNECT_INITIAL_MS: RangeInclusive<u32> = 1..=60_000;
 const RECONNECT_MAX_MS: RangeInclusive<u32> = 1..=600_000;
@@ -37,8 +45,10 @@ const REPLY_TIMEOUT_MS: RangeInclusive<u32> = 100..=600_000;
 pub struct CaptureConfig {
     pub socket_path: PathBuf,
     pub client_id: String,
-    pub device: Option<String>,
+    pub source: Source,
     pub chunk_ms: u32,
+    pub level_hz: u32,
+    pub spectrum_bands: u32,
     pub daemon: bool,
     pub max_buffer_ms: u32,
     pub link: LinkConfig,
@@ -168,8 +178,10 @@ pub fn parse_options(options: Option<Object<'_>>) -> std::result::Result<Capture
     let mut config = CaptureConfig {
         socket_path: default_legacy_socket_path(),
         client_id: generated_client_id(),
-        device: None,
+        source: Source::Device(None),
         chunk_ms: 100,
+        level_hz: 30,
+        spectrum_bands: 0,
         daemon: true,
         max_buffer_ms: 30_000,
         link: LinkConfig::default(),
@@ -186,10 +198,25 @@ pub fn parse_options(options: Option<Object<'_>>) -> std::result::Result<Capture
         config.client_id = non_empty_string("clientId", v, 1024)?;
     }
     if let Some(v) = get("device")? {
-        config.device = Some(non_empty_string("device", v, 4096)?);
+        config.source = Source::Device(Some(non_empty_string("device", v, 4096)?));
+    }
+    if let Some(v) = get("input")? {
+        if matches!(config.source, Source::Device(Some(_))) {
+            return Err(CoreError::invalid_option(
+                "input",
+                "cannot be combined with `device`",
+            ));
+        }
+        config.source = Source::File(parse_input(v)?);
     }
     if let Some(v) = get("chunkMs")? {
         config.chunk_ms = integer_in("chunkMs", v, CHUNK_MS)?;
+    }
+    if let Some(v) = get("levelHz")? {
+        config.level_hz = integer_in("levelHz", v, LEVEL_HZ)?;
+    }
+    if let Some(v) = get("spectrumBands")? {
+        config.spectrum_bands = integer_in("spectrumBands", v, SPECTRUM_BANDS)?;
     }
     if let Some(v) = get("daemon")? {
         config.daemon = boolean("daemon", v)?;
@@ -227,6 +254,34 @@ pub fn parse_options(options: Option<Object<'_>>) -> std::result::Result<Capture
         check_socket_path(&config.socket_path)?;
     }
     Ok(config)
+}
+
+/// `input: { file, realtime?, loop? }`. The file itself is opened (and refused with
+/// `E_INVALID_INPUT`) at `startCapture()`.
+fn parse_input(value: Unknown<'_>) -> std::result::Result<FileSource, CoreError> {
+    const SHAPE: &str =
+        "must be an object like { file: 'speech.wav', realtime?: true, loop?: false }";
+    if value.get_type().ok() != Some(ValueType::Object) || value.is_array().unwrap_or(false) {
+        return Err(CoreError::invalid_option("input", SHAPE));
+    }
+    // SAFETY: the type was checked to be an object just above.
+    let input: Object =
+        unsafe { value.cast::<Object>() }.map_err(|_| CoreError::invalid_option("input", SHAPE))?;
+    checked_object(&input, "input", KNOWN_INPUT)?;
+    let file = property(&input, "file")?
+        .ok_or_else(|| CoreError::invalid_option("input.file", "is required: a WAV file path"))?;
+    let mut source = FileSource {
+        path: PathBuf::from(non_empty_string("input.file", file, 4096)?),
+        realtime: true,
+        looped: false,
+    };
+    if let Some(v) = property(&input, "realtime")? {
+        source.realtime = boolean("input.realtime", v)?;
+    }
+    if let Some(v) = property(&input, "loop")? {
+        source.looped = boolean("input.loop", v)?;
+    }
+    Ok(source)
 }
 
 pub fn parse_start_options(

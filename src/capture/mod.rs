@@ -1,8 +1,10 @@
 //! Input devices and the cpal stream. The audio callback itself lives in [`processor`].
 
 mod alsa_quiet;
+pub mod file;
 pub mod processor;
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
@@ -15,6 +17,7 @@ use crate::stats::CaptureCounters;
 use processor::Processor;
 
 pub use alsa_quiet::mute_alsa_errors;
+pub use file::{FileInput, FileSource};
 
 /// Seconds of device audio the ring holds: room for the pipeline task to stall this long
 /// (GC pause, busy runtime) before frames are dropped.
@@ -44,24 +47,89 @@ pub struct StreamInfo {
     pub ring_capacity: usize,
 }
 
-/// The last error cpal reported from its stream thread (not the data callback).
+/// What the input reports besides samples: an error from cpal's stream thread (not the data
+/// callback) or the file reader, and the end of a file. Read by the pipeline task.
 #[derive(Debug, Default)]
-pub struct StreamErrorSlot {
-    last: Mutex<Option<String>>,
+pub struct InputStatus {
+    error: Mutex<Option<Error>>,
+    /// Set once no more frames will arrive (a file input reached its end or failed).
+    pub ended: AtomicBool,
 }
 
-impl StreamErrorSlot {
+impl InputStatus {
+    /// Keeps the first error until it is taken.
+    pub fn report(&self, error: Error) {
+        if let Ok(mut slot) = self.error.lock() {
+            slot.get_or_insert(error);
+        }
+    }
+
     /// Takes the pending error, if any.
-    pub fn take(&self) -> Option<String> {
-        self.last.lock().ok().and_then(|mut l| l.take())
+    pub fn take(&self) -> Option<Error> {
+        self.error.lock().ok().and_then(|mut e| e.take())
     }
 }
 
+/// Where audio comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// An input device: an id or exact name from [`list_input_devices`], or the default.
+    Device(Option<String>),
+    File(FileSource),
+}
+
+/// Keeps the input running; dropping it stops the input (and joins its thread). Blocking.
+pub enum InputHandle {
+    Device(cpal::Stream),
+    File(FileInput),
+}
+
 pub struct OpenStream {
-    pub stream: cpal::Stream,
+    pub input: InputHandle,
     pub info: StreamInfo,
     pub ring: HeapCons<f32>,
-    pub errors: Arc<StreamErrorSlot>,
+    pub status: Arc<InputStatus>,
+}
+
+/// Opens the source and starts it. Blocking: call it off the JS thread.
+pub fn open(source: &Source, counters: Arc<CaptureCounters>) -> Result<OpenStream> {
+    match source {
+        Source::Device(wanted) => open_input(wanted.as_deref(), counters),
+        Source::File(file) => open_file(file, counters),
+    }
+}
+
+fn ring_for(rate: u32) -> (ringbuf::HeapProd<f32>, HeapCons<f32>, usize) {
+    let capacity = ((rate as f64 * RING_SECONDS) as usize).max(8192);
+    let (producer, consumer) = HeapRb::<f32>::new(capacity).split();
+    (producer, consumer, capacity)
+}
+
+fn open_file(source: &FileSource, counters: Arc<CaptureCounters>) -> Result<OpenStream> {
+    let (reader, format) = file::open_wav(&source.path)?;
+    let (producer, consumer, capacity) = ring_for(format.sample_rate);
+    let status = Arc::new(InputStatus::default());
+    let input = file::start(
+        source.clone(),
+        reader,
+        format,
+        producer,
+        counters,
+        status.clone(),
+    )?;
+    Ok(OpenStream {
+        input: InputHandle::File(input),
+        info: StreamInfo {
+            device_id: format!("file:{}", source.path.display()),
+            device_name: source.path.display().to_string(),
+            sample_rate: format.sample_rate,
+            channels: format.channels,
+            sample_format: format.format_name(),
+            ring_capacity: capacity,
+        },
+        ring: consumer,
+        status,
+    })
 }
 
 fn device_id(device: &cpal::Device) -> Option<String> {
@@ -150,7 +218,7 @@ fn find_device(host: &cpal::Host, wanted: Option<&str>) -> Result<cpal::Device> 
 
 /// Opens the input device (`None` = system default) at its default configuration and starts
 /// the stream. Blocking: call it off the JS thread.
-pub fn open_input(wanted: Option<&str>, counters: Arc<CaptureCounters>) -> Result<OpenStream> {
+fn open_input(wanted: Option<&str>, counters: Arc<CaptureCounters>) -> Result<OpenStream> {
     mute_alsa_errors();
     let host = cpal::default_host();
     let device = find_device(&host, wanted)?;
@@ -161,9 +229,8 @@ pub fn open_input(wanted: Option<&str>, counters: Arc<CaptureCounters>) -> Resul
         ))
     })?;
     let config = supported.config();
-    let capacity = ((config.sample_rate as f64 * RING_SECONDS) as usize).max(8192);
-    let (producer, consumer) = HeapRb::<f32>::new(capacity).split();
-    let errors = Arc::new(StreamErrorSlot::default());
+    let (producer, consumer, capacity) = ring_for(config.sample_rate);
+    let status = Arc::new(InputStatus::default());
     let format = supported.sample_format();
     let channels = config.channels as usize;
 
@@ -175,7 +242,7 @@ pub fn open_input(wanted: Option<&str>, counters: Arc<CaptureCounters>) -> Resul
                 channels,
                 producer,
                 counters,
-                errors.clone(),
+                status.clone(),
             )
         };
     }
@@ -200,7 +267,7 @@ pub fn open_input(wanted: Option<&str>, counters: Arc<CaptureCounters>) -> Resul
         .play()
         .map_err(|e| Error::Device(format!("cannot start the input stream: {e}")))?;
     Ok(OpenStream {
-        stream,
+        input: InputHandle::Device(stream),
         info: StreamInfo {
             device_id: device_id(&device).unwrap_or_default(),
             device_name: device_name(&device),
@@ -210,7 +277,7 @@ pub fn open_input(wanted: Option<&str>, counters: Arc<CaptureCounters>) -> Resul
             ring_capacity: capacity,
         },
         ring: consumer,
-        errors,
+        status,
     })
 }
 
@@ -220,7 +287,7 @@ fn build_stream<T>(
     channels: usize,
     producer: ringbuf::HeapProd<f32>,
     counters: Arc<CaptureCounters>,
-    errors: Arc<StreamErrorSlot>,
+    status: Arc<InputStatus>,
 ) -> Result<cpal::Stream>
 where
     T: SizedSample + 'static,
@@ -231,12 +298,8 @@ where
         .build_input_stream::<T, _, _>(
             config,
             move |data: &[T], _| processor.process(data),
-            move |err| {
-                // cpal's error callback, not the data path: a rare event.
-                if let Ok(mut last) = errors.last.lock() {
-                    *last = Some(err.to_string());
-                }
-            },
+            // cpal's error callback, not the data path: a rare event.
+            move |err| status.report(Error::Device(err.to_string())),
             None,
         )
         .map_err(|e| match e.kind() {

@@ -42,6 +42,11 @@ where
         }
     }
 
+    /// Mono frames the ring has room for now.
+    pub fn vacant_frames(&self) -> usize {
+        self.ring.vacant_len()
+    }
+
     /// Realtime-safe. The whole audio callback.
     #[inline]
     pub fn process(&mut self, data: &[T]) {

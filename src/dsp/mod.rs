@@ -5,6 +5,7 @@ pub mod chunker;
 pub mod downmix;
 pub mod levels;
 pub mod resampler;
+pub mod spectrum;
 
 /// The rate the daemon takes.
 pub const TARGET_RATE: u32 = 16_000;

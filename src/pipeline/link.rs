@@ -251,7 +251,6 @@ impl LinkEvent {
 mod tests {
     use super::*;
     use crate::dsp::chunker::Chunk;
-    use crate::dsp::levels::Level;
     use crate::pipeline::queue::Outgoing;
     use crate::stats::PipelineCounters;
     use crate::transport::Transcription;
@@ -387,7 +386,8 @@ mod tests {
 
     impl EventSink for Events {
         fn chunk(&self, _: &Chunk, _: f64) {}
-        fn level(&self, _: Level) {}
+        fn level(&self, _: crate::pipeline::LevelReading) {}
+        fn input_end(&self, _: crate::pipeline::InputEnd) {}
         fn error(&self, e: &Error) {
             self.errors.lock().unwrap().push(e.code());
         }

@@ -6,7 +6,7 @@
 pub mod link;
 pub mod queue;
 
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{self, Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -15,10 +15,11 @@ use ringbuf::HeapCons;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::capture::StreamErrorSlot;
+use crate::capture::InputStatus;
 use crate::dsp::chunker::{Chunk, Chunker};
-use crate::dsp::levels::{Level, LevelMeter};
+use crate::dsp::levels::{reaches_clip_level, Level, LevelMeter};
 use crate::dsp::resampler::StreamResampler;
+use crate::dsp::spectrum::Spectrum;
 use crate::dsp::{sanitize_in_place, TARGET_RATE};
 use crate::error::{Error, Result};
 use crate::stats::{CaptureCounters, FailureReason, PipelineCounters};
@@ -26,13 +27,33 @@ use crate::transport::{Connector, Transcription};
 use link::{Link, LinkEvent};
 use queue::{Outgoing, SendQueue};
 
+/// One level event: the level since the previous one, and the spectrum of the latest window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LevelReading {
+    pub level: Level,
+    /// Band levels in dBFS, lowest band first; `None` when the spectrum is off.
+    pub bands: Option<Vec<f32>>,
+    /// Wall-clock ms (Unix epoch) of the last sample measured.
+    pub at_ms: f64,
+}
+
+/// The input will deliver nothing more (a file reached its end).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InputEnd {
+    /// Frames the input delivered, at its own rate.
+    pub frames: u64,
+    pub duration_ms: f64,
+}
+
 /// Where the pipeline's events go (the binding forwards them to JS).
 pub trait EventSink: Send + Sync + 'static {
     fn chunk(&self, chunk: &Chunk, captured_at_ms: f64);
-    fn level(&self, level: Level);
+    fn level(&self, level: LevelReading);
     fn error(&self, error: &Error);
     fn transcription(&self, transcription: Transcription);
     fn daemon(&self, event: &LinkEvent);
+    /// After the last chunk of an input that ended on its own.
+    fn input_end(&self, end: InputEnd);
 }
 
 /// Milliseconds since the Unix epoch.
@@ -50,6 +71,8 @@ pub struct PipelineConfig {
     pub chunk_len: usize,
     pub tick: Duration,
     pub level_interval: Duration,
+    /// Spectrum bands per level event; 0 = no spectrum.
+    pub spectrum_bands: usize,
     pub send_queue_capacity: usize,
     /// How long a stop waits for the daemon to take the queued chunks.
     pub stop_timeout: Duration,
@@ -62,7 +85,8 @@ impl PipelineConfig {
             device_rate,
             chunk_len: (TARGET_RATE * chunk_ms / 1000) as usize,
             tick: Duration::from_millis(5),
-            level_interval: Duration::from_micros(1_000_000 / 30),
+            level_interval: Duration::from_secs(1) / 30,
+            spectrum_bands: 0,
             send_queue_capacity: (max_buffer_ms / chunk_ms.max(1)).max(1) as usize,
             stop_timeout: Duration::from_secs(5),
         }
@@ -99,7 +123,7 @@ pub fn spawn<C: Connector>(
     config: PipelineConfig,
     capture_counters: Arc<CaptureCounters>,
     counters: Arc<PipelineCounters>,
-    stream_errors: Arc<StreamErrorSlot>,
+    input_status: Arc<InputStatus>,
     sink: Arc<dyn EventSink>,
     link: Option<Link<C>>,
 ) -> Result<Pipeline> {
@@ -110,11 +134,14 @@ pub fn spawn<C: Connector>(
         resampler,
         chunker: Chunker::new(config.chunk_len),
         meter: LevelMeter::default(),
+        spectrum: (config.spectrum_bands > 0).then(|| Spectrum::new(config.spectrum_bands)),
         clock: CaptureClock::new(config.device_rate),
         drain_buf: vec![0.0; 8192],
+        samples_out: 0,
+        input_ended: false,
         capture_counters,
         counters: counters.clone(),
-        stream_errors,
+        input_status,
         sink: sink.clone(),
         config: config.clone(),
     };
@@ -171,11 +198,16 @@ struct PipelineTask {
     resampler: StreamResampler,
     chunker: Chunker,
     meter: LevelMeter,
+    spectrum: Option<Spectrum>,
     clock: CaptureClock,
     drain_buf: Vec<f32>,
+    /// 16 kHz samples out of the resampler so far.
+    samples_out: u64,
+    /// The input ended and the pipeline flushed it.
+    input_ended: bool,
     capture_counters: Arc<CaptureCounters>,
     counters: Arc<PipelineCounters>,
-    stream_errors: Arc<StreamErrorSlot>,
+    input_status: Arc<InputStatus>,
     sink: Arc<dyn EventSink>,
     config: PipelineConfig,
 }
@@ -185,26 +217,31 @@ impl PipelineTask {
         let queue = sender.as_ref().map(|s| s.queue.clone());
         let mut ticker = tokio::time::interval(self.config.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let mut last_level = Instant::now();
+        let interval = self.config.level_interval;
+        let mut next_level = Instant::now() + interval;
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = ticker.tick() => {}
             }
             self.drain(queue.as_deref(), false);
-            if let Some(message) = self.stream_errors.take() {
-                self.sink.error(&Error::Device(message));
+            if let Some(error) = self.input_status.take() {
+                self.sink.error(&error);
             }
-            if last_level.elapsed() >= self.config.level_interval {
-                last_level = Instant::now();
-                if let Some(level) = self.meter.take() {
-                    self.sink.level(level);
+            self.finish_ended_input(queue.as_deref());
+            let now = Instant::now();
+            if now >= next_level {
+                // On schedule on average; after a stall, start over rather than burst.
+                next_level += interval;
+                if next_level <= now {
+                    next_level = now + interval;
                 }
+                self.emit_level();
             }
         }
-        self.drain(queue.as_deref(), true);
-        if let Some(level) = self.meter.take() {
-            self.sink.level(level);
+        if !self.input_ended {
+            self.drain(queue.as_deref(), true);
+            self.emit_level();
         }
         if let Some(Sender {
             queue,
@@ -229,6 +266,40 @@ impl PipelineTask {
         }
     }
 
+    /// Sends the level since the previous call, if any audio arrived.
+    fn emit_level(&mut self) {
+        let Some(level) = self.meter.take() else {
+            return;
+        };
+        let bands = self.spectrum.as_mut().map(|spectrum| {
+            let mut bands = Vec::with_capacity(spectrum.band_count());
+            spectrum.compute(&mut bands);
+            bands
+        });
+        self.sink.level(LevelReading {
+            level,
+            bands,
+            at_ms: self.clock.time_of(self.samples_out),
+        });
+    }
+
+    /// Once an input that ends on its own (a file) has ended: everything it delivered goes
+    /// through, including the resampler's tail and the last partial chunk, then `input_end`.
+    fn finish_ended_input(&mut self, queue: Option<&SendQueue>) {
+        if self.input_ended || !self.input_status.ended.load(Ordering::Acquire) {
+            return;
+        }
+        self.input_ended = true;
+        // Frames pushed before `ended` was set may have arrived after this tick's drain.
+        self.drain(queue, true);
+        self.emit_level();
+        let frames = self.capture_counters.frames_captured.load(Relaxed);
+        self.sink.input_end(InputEnd {
+            frames,
+            duration_ms: frames as f64 * 1000.0 / self.config.device_rate as f64,
+        });
+    }
+
     /// Moves everything in the ring through the resampler and chunker. `last` also flushes
     /// the resampler's tail and the final partial chunk.
     fn drain(&mut self, queue: Option<&SendQueue>, last: bool) {
@@ -237,8 +308,10 @@ impl PipelineTask {
             resampler,
             chunker,
             meter,
+            spectrum,
             clock,
             drain_buf,
+            samples_out,
             capture_counters,
             counters,
             sink,
@@ -270,14 +343,20 @@ impl PipelineTask {
             }
         };
         let mut on_samples = |samples: &[f32]| {
+            *samples_out += samples.len() as u64;
             meter.push(samples);
+            if let Some(spectrum) = spectrum.as_mut() {
+                spectrum.push(samples);
+            }
             chunker.push(samples, &mut on_chunk);
         };
+        let mut clipped = false;
         loop {
             let n = ring.pop_slice(drain_buf);
             if n == 0 {
                 break;
             }
+            clipped |= reaches_clip_level(&drain_buf[..n]);
             resampler.process(&drain_buf[..n], &mut on_samples);
         }
         capture_counters
@@ -288,6 +367,9 @@ impl PipelineTask {
             if let Some(chunk) = chunker.flush() {
                 on_chunk(chunk);
             }
+        }
+        if clipped {
+            meter.mark_clipped();
         }
     }
 }
@@ -330,21 +412,166 @@ mod tests {
     #[derive(Default)]
     struct Events {
         seqs: Mutex<Vec<u64>>,
-        levels: Mutex<usize>,
+        levels: Mutex<Vec<(Instant, LevelReading)>>,
+        /// Chunks seen when each input end arrived.
+        ends: Mutex<Vec<(InputEnd, usize)>>,
     }
 
     impl EventSink for Events {
         fn chunk(&self, chunk: &Chunk, _: f64) {
             self.seqs.lock().unwrap().push(chunk.seq);
         }
-        fn level(&self, _: Level) {
-            *self.levels.lock().unwrap() += 1;
+        fn level(&self, level: LevelReading) {
+            self.levels.lock().unwrap().push((Instant::now(), level));
         }
         fn error(&self, e: &Error) {
             panic!("unexpected error event: {e}");
         }
         fn transcription(&self, _: Transcription) {}
         fn daemon(&self, _: &LinkEvent) {}
+        fn input_end(&self, end: InputEnd) {
+            let chunks = self.seqs.lock().unwrap().len();
+            self.ends.lock().unwrap().push((end, chunks));
+        }
+    }
+
+    fn recorder_link() -> (Recorder, Link<Recorder>) {
+        let recorder = Recorder::default();
+        let link = Link {
+            connector: recorder.clone(),
+            session: None,
+            config: link::LinkConfig::default(),
+        };
+        (recorder, link)
+    }
+
+    /// A stereo 44.1 kHz 16-bit WAV of a 1 kHz tone at −6 dBFS.
+    fn tone_file(name: &str, frames: usize) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("stt-pipeline-{}-{name}", std::process::id()));
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 44_100,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&path, spec).unwrap();
+        for i in 0..frames {
+            let v = 0.5 * (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / 44_100.0).sin();
+            let s = (v * 32768.0).round() as i16;
+            w.write_sample(s).unwrap();
+            w.write_sample(s).unwrap();
+        }
+        w.finalize().unwrap();
+        path
+    }
+
+    fn start_file(
+        path: &std::path::Path,
+        realtime: bool,
+        configure: impl FnOnce(&mut PipelineConfig),
+    ) -> (
+        Pipeline,
+        crate::capture::InputHandle,
+        Recorder,
+        Arc<Events>,
+        Arc<PipelineCounters>,
+    ) {
+        let capture = Arc::new(CaptureCounters::default());
+        let source = crate::capture::Source::File(crate::capture::FileSource {
+            path: path.to_owned(),
+            realtime,
+            looped: false,
+        });
+        let opened = crate::capture::open(&source, capture.clone()).unwrap();
+        let mut config = PipelineConfig::new(opened.info.sample_rate, 100, 30_000);
+        configure(&mut config);
+        let counters = Arc::new(PipelineCounters::default());
+        let events = Arc::new(Events::default());
+        let (recorder, link) = recorder_link();
+        let pipeline = spawn(
+            opened.ring,
+            config,
+            capture,
+            counters.clone(),
+            opened.status,
+            events.clone(),
+            Some(link),
+        )
+        .unwrap();
+        (pipeline, opened.input, recorder, events, counters)
+    }
+
+    async fn wait_for_end(events: &Events) {
+        for _ in 0..2000 {
+            if !events.ends.lock().unwrap().is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("the input never ended");
+    }
+
+    #[tokio::test]
+    async fn a_file_input_is_flushed_and_reported_once_after_its_last_chunk() {
+        let frames = 44_100 + 1234;
+        let path = tone_file("end.wav", frames);
+        let (pipeline, _input, recorder, events, counters) = start_file(&path, false, |c| {
+            c.spectrum_bands = 16;
+        });
+        wait_for_end(&events).await;
+        let ends = events.ends.lock().unwrap().clone();
+        let chunks_at_end = events.seqs.lock().unwrap().len();
+        assert_eq!(ends.len(), 1);
+        let (end, chunks_seen) = ends[0];
+        assert_eq!(end.frames, frames as u64);
+        assert!((end.duration_ms - frames as f64 / 44.1).abs() < 1e-6);
+        // Every chunk, the short last one included, came before the end event.
+        assert_eq!(chunks_seen, chunks_at_end);
+        let expected = frames as u64 * 16_000 / 44_100;
+        assert_eq!(counters.samples_emitted.load(Relaxed), expected);
+        pipeline.stop().await;
+        // Stopping after the end adds nothing.
+        assert_eq!(counters.samples_emitted.load(Relaxed), expected);
+        assert_eq!(events.ends.lock().unwrap().len(), 1);
+        let sent: usize = recorder.chunks.lock().unwrap().iter().map(Vec::len).sum();
+        assert_eq!(sent as u64, expected);
+        // Levels of a −6 dBFS tone, with a spectrum that peaks in the 1 kHz band.
+        let levels = events.levels.lock().unwrap();
+        let (_, last) = levels.last().unwrap();
+        assert!((last.level.peak_dbfs - -6.02).abs() < 0.1, "{last:?}");
+        let bands = last.bands.as_ref().unwrap();
+        assert_eq!(bands.len(), 16);
+        let peak = (0..16)
+            .max_by(|a, b| bands[*a].total_cmp(&bands[*b]))
+            .unwrap();
+        assert_eq!(peak, 9, "1 kHz is in band 9 of 16: {bands:?}");
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[tokio::test]
+    async fn levels_come_at_most_level_hz_times_a_second() {
+        let path = tone_file("rate.wav", 44_100 * 3 / 2);
+        let (pipeline, _input, _, events, _) = start_file(&path, true, |c| {
+            c.level_interval = Duration::from_secs(1) / 20;
+        });
+        wait_for_end(&events).await;
+        pipeline.stop().await;
+        let levels = events.levels.lock().unwrap();
+        let times: Vec<Instant> = levels.iter().map(|(t, _)| *t).collect();
+        // Over any 1 s span: at most 20 (+1 for where the span starts).
+        for (i, t) in times.iter().enumerate() {
+            let within = times[i..]
+                .iter()
+                .take_while(|u| u.duration_since(*t) < Duration::from_secs(1))
+                .count();
+            assert!(within <= 21, "{within} levels within 1 s");
+        }
+        // 1.5 s paced in real time at 20 Hz.
+        assert!((25..=33).contains(&times.len()), "{} levels", times.len());
+        // Time stamps follow the audio.
+        let at: Vec<f64> = levels.iter().map(|(_, l)| l.at_ms).collect();
+        assert!(at.windows(2).all(|w| w[1] >= w[0]), "{at:?}");
+        let _ = std::fs::remove_file(path);
     }
 
     #[tokio::test]
@@ -354,19 +581,15 @@ mod tests {
         let capture = Arc::new(CaptureCounters::default());
         let counters = Arc::new(PipelineCounters::default());
         let events = Arc::new(Events::default());
-        let recorder = Recorder::default();
+        let (recorder, link) = recorder_link();
         let pipeline = spawn(
             cons,
             PipelineConfig::new(rate, 100, 30_000),
             capture.clone(),
             counters.clone(),
-            Arc::new(StreamErrorSlot::default()),
+            Arc::new(InputStatus::default()),
             events.clone(),
-            Some(Link {
-                connector: recorder.clone(),
-                session: None,
-                config: link::LinkConfig::default(),
-            }),
+            Some(link),
         )
         .unwrap();
         // 1.23 s of a 1 kHz sine, in callback-sized pieces, while the pipeline runs.
@@ -388,7 +611,7 @@ mod tests {
         assert!(*recorder.ended.lock().unwrap(), "the session was ended");
         let seqs = events.seqs.lock().unwrap().clone();
         assert_eq!(seqs, (0..chunks.len() as u64).collect::<Vec<_>>());
-        assert!(*events.levels.lock().unwrap() >= 1);
+        assert!(!events.levels.lock().unwrap().is_empty());
         let delivery = counters.delivery();
         assert_eq!(delivery.chunks_sent, chunks.len() as u64);
         assert_eq!(delivery.samples_sent, total as u64);
