@@ -2,13 +2,14 @@
 // A reference Super STT daemon speaking the legacy socket protocol exactly as
 // shared/docs/super-stt-protocol.md §1 describes it (framing, replies, release error strings,
 // release rate limit), minus the speech model. It records every request so tests can check
-// what a client sent. Used by the test suite; runnable on its own:
-//   node daemon/legacy-daemon.js --socket /tmp/stt/super-stt.sock
+// what a client sent, and can write the audio it receives to a WAV file. Used by the test
+// suite and the demo; runnable on its own: `npx stt-capture daemon --record out.wav`.
 
 const net = require('node:net')
 const fs = require('node:fs')
 const path = require('node:path')
 const crypto = require('node:crypto')
+const { WavWriter } = require('./wav-writer.js')
 
 const MAX_FRAME = 100 * 1024 * 1024
 const RELEASE = { requestsPerMinute: 60, maxConnections: 20 }
@@ -56,7 +57,11 @@ const AUDIO_REPLIES = [
  * unsubscribed connection, default 60 like a release build), `maxConnections` (20),
  * `transcribeEverySamples` (when set, sends a `realtime_transcription` notification to
  * subscribers each time a session has received that many more samples; the text describes
- * the audio since there is no model).
+ * the audio since there is no model), `record` (a WAV path: every accepted audio chunk is
+ * appended, as 32-bit float mono), `onAudio({ clientId, samples, sampleRate, chunk,
+ * totalSamples })` (called per accepted chunk), `retain` (default true: keep every request
+ * and sample in `record` for tests; false for a long-running daemon, which then keeps counts
+ * only).
  *
  * For tests of a daemon that misbehaves: `stop()` / `restart()` (a daemon restart: sessions
  * are forgotten, the record is kept), `behave({ replyDelayMs, audio, times, silent })` and
@@ -66,6 +71,8 @@ async function startLegacyDaemon(socketPath, options = {}) {
   const rateLimit = options.rateLimit ?? RELEASE.requestsPerMinute
   const maxConnections = options.maxConnections ?? RELEASE.maxConnections
   const transcribeEvery = options.transcribeEverySamples ?? 0
+  const retain = options.retain ?? true
+  const onAudio = options.onAudio ?? null
   fs.mkdirSync(path.dirname(socketPath), { recursive: true })
   try {
     fs.unlinkSync(socketPath)
@@ -87,7 +94,11 @@ async function startLegacyDaemon(socketPath, options = {}) {
     misbehaved: {},
     stops: 0,
     bytesReceived: 0,
+    /** Audio chunks accepted, and their samples (kept with `retain: false` too). */
+    audioChunks: 0,
+    audioSamples: 0,
   }
+  const recorder = options.record ? new WavWriter(options.record) : null
   const subscribers = new Set()
   /** socket → connection state */
   const sockets = new Map()
@@ -125,7 +136,7 @@ async function startLegacyDaemon(socketPath, options = {}) {
     if (!COMMAND_RE.test(req.command)) {
       return { status: 'error', message: releaseMessage(`Invalid command: ${req.command}`) }
     }
-    record.requests.push({
+    if (retain) record.requests.push({
       command: req.command,
       clientId: req.client_id ?? null,
       sampleRate: rate ?? null,
@@ -161,7 +172,14 @@ async function startLegacyDaemon(socketPath, options = {}) {
       case 'start_realtime': {
         const id = req.client_id ?? `realtime_${crypto.randomUUID()}`
         const previous = record.sessions.get(id)
-        record.sessions.set(id, { starts: (previous?.starts ?? 0) + 1, samples: [], totalSamples: previous?.totalSamples ?? 0, notified: 0 })
+        record.sessions.set(id, {
+          starts: (previous?.starts ?? 0) + 1,
+          samples: [],
+          received: 0,
+          chunks: previous?.chunks ?? 0,
+          totalSamples: previous?.totalSamples ?? 0,
+          notified: 0,
+        })
         return { status: 'success', message: 'Real-time transcription session started', client_id: id }
       }
       case 'realtime_audio': {
@@ -172,13 +190,26 @@ async function startLegacyDaemon(socketPath, options = {}) {
           record.droppedUnknownSession++
           return { status: 'success', message: 'Audio chunk processed' }
         }
-        session.samples.push(req.audio_data)
-        if (!record.audio.has(req.client_id)) record.audio.set(req.client_id, [])
-        record.audio.get(req.client_id).push(req.audio_data)
+        if (retain) {
+          session.samples.push(req.audio_data)
+          if (!record.audio.has(req.client_id)) record.audio.set(req.client_id, [])
+          record.audio.get(req.client_id).push(req.audio_data)
+        }
+        session.received += req.audio_data.length
         session.totalSamples += req.audio_data.length
+        session.chunks++
+        record.audioChunks++
+        record.audioSamples += req.audio_data.length
+        recorder?.write(req.audio_data, rate ?? 16000)
+        onAudio?.({
+          clientId: req.client_id,
+          samples: req.audio_data,
+          sampleRate: rate ?? 16000,
+          chunk: session.chunks,
+          totalSamples: session.totalSamples,
+        })
         if (transcribeEvery > 0) {
-          const received = session.samples.reduce((n, c) => n + c.length, 0)
-          while (received - session.notified >= transcribeEvery) {
+          while (session.received - session.notified >= transcribeEvery) {
             session.notified += transcribeEvery
             const ts = new Date().toISOString()
             notify({
@@ -343,6 +374,8 @@ async function startLegacyDaemon(socketPath, options = {}) {
   return {
     socketPath,
     record,
+    /** The WAV being written (`record` option), or null. */
+    recorder,
     /** Samples of the current session of `clientId`, concatenated. */
     sessionSamples(clientId) {
       return concat(record.sessions.get(clientId)?.samples ?? [])
@@ -383,6 +416,7 @@ async function startLegacyDaemon(socketPath, options = {}) {
     async close() {
       for (const s of sockets.keys()) s.destroy()
       await new Promise((resolve) => server.close(() => resolve()))
+      recorder?.close()
       try {
         fs.unlinkSync(socketPath)
       } catch {}
@@ -391,16 +425,3 @@ async function startLegacyDaemon(socketPath, options = {}) {
 }
 
 module.exports = { startLegacyDaemon, frame, MAX_FRAME, AUDIO_REPLIES }
-
-if (require.main === module) {
-  const args = process.argv.slice(2)
-  const i = args.indexOf('--socket')
-  const { legacySocketPath } = require('./socket-path.js')
-  const socketPath = i >= 0 ? args[i + 1] : legacySocketPath()
-  startLegacyDaemon(socketPath).then((d) => {
-    process.stdout.write(`reference daemon listening on ${d.socketPath}\n`)
-    const stop = () => d.close().then(() => process.exit(0))
-    process.on('SIGINT', stop)
-    process.on('SIGTERM', stop)
-  })
-}

@@ -4,6 +4,7 @@
 // open/close while probing never blocks or SIGPIPEs it.
 const fs = require('node:fs')
 const { workerData, parentPort } = require('node:worker_threads')
+const { sampleAt } = require('./signals.js')
 
 const { fifo, signal, rate, channels, periodFrames, control } = workerData
 const fd = fs.openSync(fifo, fs.constants.O_RDWR)
@@ -11,30 +12,11 @@ const buf = Buffer.alloc(periodFrames * channels * 4)
 const periodMs = (periodFrames / rate) * 1000
 const sleeper = new Int32Array(new SharedArrayBuffer(4))
 
-/** Deterministic white noise in [-1, 1): a hash of the frame index (same on every channel). */
-function noise(i) {
-  let x = (i + 0x9e3779b9) | 0
-  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b)
-  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35)
-  x ^= x >>> 16
-  return (x >>> 0) / 2 ** 31 - 1
-}
+const sample = (ch, i) => sampleAt(signal, rate, ch, i)
 
-function sample(ch, i) {
-  const t = i / rate
-  switch (signal.type) {
-    case 'sine':
-      return signal.amplitude * Math.sin(2 * Math.PI * signal.freq * t)
-    case 'stereo-sines': {
-      const s = ch === 0 ? signal.left : signal.right
-      return s.amplitude * Math.sin(2 * Math.PI * s.freq * t)
-    }
-    case 'noise':
-      return signal.amplitude * noise(i)
-    default:
-      return 0
-  }
-}
+// Held: write nothing (the capture's reads block) until released, so the capture's first
+// frame is the signal's frame 0.
+while (Atomics.load(control, 2) === 0 && Atomics.load(control, 0) === 0) Atomics.wait(control, 2, 0, 20)
 
 let frame = 0
 let next = performance.now()

@@ -39,13 +39,14 @@ function setupVirtualMic() {
 
 /**
  * Starts feeding the FIFO from a worker thread (never the thread that stops the capture).
- * `signal`: { type: 'sine', freq, amplitude } (same on both channels) or
- * { type: 'stereo-sines', left: {freq, amplitude}, right: {freq, amplitude} } or
- * { type: 'noise', amplitude } (deterministic white noise, so every chunk is unique) or { type: 'silence' }.
- * Returns { stop(): Promise<{ framesWritten }> }.
+ * `signal`: see `harness/signals.js` (noise is deterministic, so every chunk is unique).
+ * With `hold: true` nothing is written until `release()`.
+ * Returns { framesWritten(), release(), stop(): Promise<{ framesWritten }> }.
  */
-function startFeeder(fifo, signal) {
-  const control = new Int32Array(new SharedArrayBuffer(8))
+function startFeeder(fifo, signal, { hold = false } = {}) {
+  // [stop, periods written, released]
+  const control = new Int32Array(new SharedArrayBuffer(12))
+  if (!hold) control[2] = 1
   const worker = new Worker(path.join(__dirname, 'feeder-worker.js'), {
     workerData: { fifo, signal, rate: RATE, channels: CHANNELS, periodFrames: PERIOD_FRAMES, control },
   })
@@ -58,8 +59,13 @@ function startFeeder(fifo, signal) {
   return {
     /** Frames written so far. */
     framesWritten: () => Atomics.load(control, 1) * PERIOD_FRAMES,
+    release() {
+      Atomics.store(control, 2, 1)
+      Atomics.notify(control, 2)
+    },
     async stop() {
       Atomics.store(control, 0, 1)
+      Atomics.notify(control, 2)
       return done
     },
   }

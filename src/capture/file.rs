@@ -56,6 +56,8 @@ impl WavFormat {
 
 type Reader = hound::WavReader<BufReader<File>>;
 
+const SUPPORTED: &str = "PCM 8/16/24/32-bit integer or 32-bit float WAV is supported";
+
 fn invalid(path: &Path, reason: impl std::fmt::Display) -> Error {
     Error::InvalidInput(format!("{}: {reason}", path.display()))
 }
@@ -67,13 +69,16 @@ pub fn open_wav(path: &Path) -> Result<(Reader, WavFormat)> {
     }
     let reader = hound::WavReader::open(path).map_err(|e| match e {
         hound::Error::IoError(io) => invalid(path, io),
+        hound::Error::FormatError(reason) if reason.starts_with("bits per sample") => invalid(
+            path,
+            format!("unsupported sample size ({reason}); {SUPPORTED}"),
+        ),
         hound::Error::FormatError(reason) => {
             invalid(path, format!("not a valid WAV file ({reason})"))
         }
-        hound::Error::Unsupported => invalid(
-            path,
-            "unsupported WAV encoding (PCM 8/16/24/32-bit integer or 32-bit float only)",
-        ),
+        hound::Error::Unsupported => {
+            invalid(path, format!("unsupported WAV encoding; {SUPPORTED}"))
+        }
         other => invalid(path, other),
     })?;
     let spec = reader.spec();
@@ -107,7 +112,7 @@ pub fn open_wav(path: &Path) -> Result<(Reader, WavFormat)> {
         return Err(invalid(
             path,
             format!(
-                "{}-bit {} samples are not supported (PCM 8/16/24/32-bit integer or 32-bit float)",
+                "{}-bit {} samples are not supported; {SUPPORTED}",
                 format.bits,
                 if format.float { "float" } else { "integer" }
             ),
@@ -180,26 +185,30 @@ impl Player {
     fn run(mut self, reader: Reader) {
         let started = Instant::now();
         let mut frames_done: u64 = 0;
-        let mut reader = Some(reader);
-        while let Some(current) = reader.take() {
-            match self.play_once(current, started, &mut frames_done) {
+        let mut reader = reader;
+        loop {
+            match self.play_once(reader, started, &mut frames_done) {
+                // Stopped: not an end of the input.
+                Ok(false) => return,
                 Ok(true) if self.source.looped => match open_wav(&self.source.path) {
-                    Ok((next, format)) if format == self.format => reader = Some(next),
-                    Ok(_) => self.fail("the file changed format while looping".into()),
-                    Err(e) => self.fail(e.to_string()),
+                    Ok((next, format)) if format == self.format => reader = next,
+                    Ok(_) => return self.fail("the file changed format while looping".into()),
+                    Err(e) => return self.fail(e.to_string()),
                 },
-                Ok(_) => {}
-                Err(reason) => self.fail(reason),
+                Ok(true) => break,
+                Err(reason) => return self.fail(reason),
             }
         }
         self.status.ended.store(true, Ordering::Release);
     }
 
+    /// Reports why the input ends early, and ends it.
     fn fail(&self, reason: String) {
         self.status.report(invalid(
             &self.source.path,
             format!("{reason}; the input ended"),
         ));
+        self.status.ended.store(true, Ordering::Release);
     }
 
     /// Plays the file once. `Ok(true)` at its end, `Ok(false)` when stopped.

@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+'use strict'
+// npx stt-capture <demo|daemon|devices|help> [flags]
+const { parseArgs, UsageError } = require('../cli/args.js')
+
+const USAGE = `usage: stt-capture <command> [flags]
+
+commands:
+  demo      capture, stream to the daemon and draw a live meter, spectrum and stats
+              --device ID     input device (an id or name from \`stt-capture devices\`)
+              --file WAV      replay a WAV file instead of a microphone (played once)
+              --socket PATH   daemon socket (default: the daemon's own default path)
+              --seconds N     stop after N seconds (default: run until Ctrl-C)
+              --no-daemon     capture only, no daemon
+              --record WAV    where the bundled reference daemon, if started, records
+  daemon    the reference daemon (legacy protocol, no speech model)
+              --socket PATH   where to listen (default: the daemon's default path)
+              --record WAV    write the audio it receives to a WAV file
+              --quiet         no per-chunk lines
+  devices   list input devices
+  help      this text
+`
+
+const COMMANDS = {
+  demo: {
+    flags: { device: 'string', file: 'string', socket: 'string', seconds: 'number', 'no-daemon': 'boolean', record: 'string' },
+    run: (f) => require('../cli/demo.js').demo(f),
+  },
+  daemon: {
+    flags: { socket: 'string', record: 'string', quiet: 'boolean' },
+    run: (f) => require('../cli/daemon.js').daemon(f),
+  },
+  devices: { flags: {}, run: () => require('../cli/devices.js').devices() },
+  help: { flags: {}, run: async () => process.stdout.write(USAGE) },
+}
+
+async function main() {
+  const [name = 'help', ...rest] = process.argv.slice(2)
+  const command = COMMANDS[name === '--help' || name === '-h' ? 'help' : name]
+  try {
+    if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}`)
+    process.exitCode = (await command.run(parseArgs(rest, command.flags))) ?? 0
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e
+    process.stderr.write(`stt-capture: ${e.message}\n\n${USAGE}`)
+    process.exitCode = 2
+  }
+}
+
+main()
