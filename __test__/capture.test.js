@@ -267,6 +267,20 @@ test('bad options and event names throw E_INVALID_OPTION naming the option', () 
     [{ reconnectMaxMs: Infinity }, 'reconnectMaxMs'],
     [{ replyTimeoutMs: Number.NaN }, 'replyTimeoutMs'],
     [{ replyTimeoutMs: 99 }, 'replyTimeoutMs'],
+    [{ levelHz: 0 }, 'levelHz'],
+    [{ levelHz: 61 }, 'levelHz'],
+    [{ levelHz: 29.5 }, 'levelHz'],
+    [{ spectrumBands: 65 }, 'spectrumBands'],
+    [{ spectrumBands: -1 }, 'spectrumBands'],
+    [{ spectrumBands: true }, 'spectrumBands'],
+    [{ input: 'speech.wav' }, 'input'],
+    [{ input: ['speech.wav'] }, 'input'],
+    [{ input: {} }, 'input.file'],
+    [{ input: { file: '' } }, 'input.file'],
+    [{ input: { file: 'a.wav', realtime: 'no' } }, 'input.realtime'],
+    [{ input: { file: 'a.wav', loop: 1 } }, 'input.loop'],
+    [{ input: { file: 'a.wav', looped: true } }, 'looped'],
+    [{ input: { file: 'a.wav' }, device: 'alsa:default' }, 'device'],
   ]
   for (const [options, name] of cases) {
     assert.throws(

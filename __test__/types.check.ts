@@ -1,7 +1,7 @@
 // Compiled with `tsc --noEmit --strict` by the typings test: the public API as a TypeScript
 // user writes it. Lines marked @ts-expect-error must fail to type-check.
 import { AudioCapture, listInputDevices } from '../index.js'
-import type { AudioCaptureOptions, CaptureStats, ChunkEvent, DaemonEvent, InputDevice, LevelEvent } from '../index.js'
+import type { AudioCaptureOptions, CaptureStats, ChunkEvent, DaemonEvent, EndEvent, InputDevice, LevelEvent } from '../index.js'
 
 async function use(): Promise<void> {
   const devices: InputDevice[] = await listInputDevices()
@@ -14,7 +14,12 @@ async function use(): Promise<void> {
       const at: number = c.capturedAtMs
       void [seq, samples, at]
     })
-    .on('level', (l: LevelEvent) => void [l.rms, l.peak, l.rmsDbfs, l.peakDbfs])
+    .on('level', (l: LevelEvent) => {
+      const bands: Float32Array | undefined = l.bands
+      const clipped: boolean = l.clipped
+      void [l.rms, l.peak, l.rmsDbfs, l.peakDbfs, l.atMs, bands, clipped]
+    })
+    .on('end', (e: EndEvent) => void [e.frames, e.durationMs])
     .on('error', (e) => {
       const code: string = e.code
       const message: string = e.message
@@ -29,6 +34,7 @@ async function use(): Promise<void> {
   await capture.startCapture()
   await capture.startCapture({ waitForDaemon: true })
   new AudioCapture({ maxBufferMs: 30000, reconnectInitialMs: 100, reconnectMaxMs: 5000, replyTimeoutMs: 10000 })
+  new AudioCapture({ input: { file: 'speech.wav', realtime: false, loop: true }, levelHz: 60, spectrumBands: 32 })
   const stats: CaptureStats = capture.stats()
   const n: number = stats.framesCaptured + stats.chunksSent + stats.sendLatencyP99Ms + stats.deliveryLatencyP99Ms
   const reasons: number = stats.chunksFailedByReason.timeout + stats.reconnects
@@ -42,6 +48,10 @@ async function use(): Promise<void> {
   capture.on('level', (c: ChunkEvent) => void c.samples)
   // @ts-expect-error: unknown event names are rejected
   capture.on('chunks', () => {})
+  // @ts-expect-error: a file input needs its file
+  new AudioCapture({ input: { loop: true } })
+  // @ts-expect-error: bands are a Float32Array, not an array of numbers
+  capture.on('level', (l) => void (l.bands satisfies number[] | undefined))
   // @ts-expect-error: chunkMs is a number
   new AudioCapture({ chunkMs: '100' })
   // @ts-expect-error: waitForDaemon is a startCapture option, not a constructor option

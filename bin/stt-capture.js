@@ -31,7 +31,13 @@ const COMMANDS = {
     run: (f) => require('../cli/daemon.js').daemon(f),
   },
   devices: { flags: {}, run: () => require('../cli/devices.js').devices() },
-  help: { flags: {}, run: async () => process.stdout.write(USAGE) },
+  help: {
+    flags: {},
+    run: async () => {
+      process.stdout.write(USAGE)
+      return 0
+    },
+  },
 }
 
 async function main() {

@@ -1,0 +1,111 @@
+'use strict'
+// The README's "see it work" command, run headless as CI would: `stt-capture demo --seconds N`
+// exits 0 and leaves a WAV written by the reference daemon. Once with no microphone (it
+// replays the bundled speech sample) and once with the virtual microphone.
+
+const { test } = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { spawn } = require('node:child_process')
+
+const { setupVirtualMic, startFeeder } = require('./harness/virtual-mic.js')
+const { readFloatWav } = require('../daemon/wav-writer.js')
+const { rms, zeroCrossingFrequency } = require('./signal.js')
+
+const CLI = path.join(__dirname, '..', 'bin', 'stt-capture.js')
+
+function run(args, env) {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d) => (stdout += d))
+  child.stderr.on('data', (d) => (stderr += d))
+  const started = Date.now()
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started })))
+}
+
+/** An ALSA configuration whose default device does not exist: a machine without a microphone. */
+function noMicrophone(dir) {
+  const conf = path.join(dir, 'no-mic.conf')
+  fs.writeFileSync(conf, 'pcm.!default { type hw card 99 device 0 }\n')
+  const alsaConf = ['/usr/share/alsa/alsa.conf', '/etc/alsa/alsa.conf'].find((p) => fs.existsSync(p))
+  return `${alsaConf}:${conf}`
+}
+
+test('demo --seconds 5 with no microphone replays the bundled speech, streams it, and the reference daemon records it', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stt-demo-'))
+  const socket = path.join(dir, 'daemon.sock')
+  const wav = path.join(dir, 'received.wav')
+  const r = await run(['demo', '--seconds', '5', '--socket', socket, '--record', wav], { ALSA_CONFIG_PATH: noMicrophone(dir) })
+  assert.equal(r.code, 0, r.stdout + r.stderr)
+  assert.equal(r.stderr, '')
+  assert.match(r.stdout, /no daemon at .*started the reference daemon/)
+  assert.match(r.stdout, /no microphone: .*/)
+  assert.match(r.stdout, /replaying the bundled speech sample .*speech\.wav/)
+  assert.match(r.stdout, /stopped after 5\.\d s/)
+  // Headless (stdout is a pipe): plain status lines, no cursor movement.
+  assert.doesNotMatch(r.stdout, /\x1b\[/)
+  assert.ok(r.ms < 15_000, `took ${r.ms} ms`)
+  // The daemon's socket is gone: nothing was left running.
+  assert.equal(fs.existsSync(socket), false)
+
+  const { sampleRate, samples } = readFloatWav(wav)
+  assert.equal(sampleRate, 16000)
+  const seconds = samples.length / sampleRate
+  assert.ok(seconds > 4.5 && seconds < 5.6, `${seconds} s recorded`)
+  assert.ok(rms(samples) > 0.01, 'speech, not silence')
+  const summary = r.stdout.match(/recorded\s+([\d.]+) s \((\d+) samples\)/)
+  assert.equal(Number(summary[2]), samples.length)
+  const sent = Number(r.stdout.match(/daemon\s+(\d+) sent, 0 dropped from the queue, 0 failed/)[1])
+  assert.equal(sent, Math.ceil(samples.length / 1600))
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+test('demo --seconds 3 with a microphone streams it live', async () => {
+  const mic = setupVirtualMic()
+  const feeder = startFeeder(mic.fifo, { type: 'sine', freq: 440, amplitude: 0.5 })
+  const wav = path.join(mic.dir, 'received.wav')
+  try {
+    const r = await run(['demo', '--seconds', '3', '--socket', path.join(mic.dir, 'd.sock'), '--record', wav], {
+      ALSA_CONFIG_PATH: process.env.ALSA_CONFIG_PATH,
+    })
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    assert.equal(r.stderr, '')
+    assert.doesNotMatch(r.stdout, /no microphone/)
+    assert.match(r.stdout, /input\s+microphone \(default\), 48000 Hz, 2 ch, f32/)
+    assert.match(r.stdout, /captured\s+\d+ frames, 0 dropped/)
+    const { samples } = readFloatWav(wav)
+    assert.ok(samples.length / 16000 > 2.5, `${samples.length} samples`)
+    const steady = samples.subarray(1600, samples.length - 1600)
+    assert.ok(Math.abs(rms(steady) - 0.5 / Math.SQRT2) < 0.01, `rms ${rms(steady)}`)
+    assert.ok(Math.abs(zeroCrossingFrequency(steady, 16000) - 440) < 1)
+  } finally {
+    await feeder.stop()
+  }
+})
+
+test('stt-capture rejects unknown commands and flags with usage, and lists devices', async () => {
+  const bad = await run(['demo', '--secs', '5'])
+  assert.equal(bad.code, 2)
+  assert.match(bad.stderr, /unknown argument "--secs"/)
+  assert.match(bad.stderr, /usage: stt-capture/)
+  const unknown = await run(['record'])
+  assert.equal(unknown.code, 2)
+  assert.match(unknown.stderr, /unknown command "record"/)
+  const help = await run(['help'])
+  assert.equal(help.code, 0)
+  assert.match(help.stdout, /demo .*\n.*daemon/s)
+  // Probing the virtual microphone opens its FIFO, which needs a writer.
+  const mic = setupVirtualMic()
+  const feeder = startFeeder(mic.fifo, { type: 'silence' })
+  try {
+    const devices = await run(['devices'], { ALSA_CONFIG_PATH: process.env.ALSA_CONFIG_PATH })
+    assert.equal(devices.code, 0, devices.stderr)
+    assert.equal(devices.stderr, '')
+    assert.match(devices.stdout, /^\* alsa:default {2}virtual test microphone/m)
+  } finally {
+    await feeder.stop()
+  }
+})
