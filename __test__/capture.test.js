@@ -9,7 +9,7 @@ const net = require('node:net')
 
 const { setupVirtualMic, startFeeder } = require('./harness/virtual-mic.js')
 const { startLegacyDaemon, frame } = require('../daemon/legacy-daemon.js')
-const { rms, toneAmplitude, zeroCrossingFrequency } = require('./signal.js')
+const { rms, toneAmplitude, zeroCrossingFrequency, concatSamples } = require('./signal.js')
 
 // ALSA reads its configuration once: point it at the virtual microphone before the addon loads.
 const mic = setupVirtualMic()
@@ -85,13 +85,7 @@ test('a 48 kHz stereo sine reaches the daemon as a 16 kHz mono sine, exactly chu
   assert.deepEqual(chunks.map((c) => c.seq), chunks.map((_, i) => i))
   assert.deepEqual(chunks.map((c) => c.samples.length), sizes)
   // What JS saw is exactly what the daemon got (f32 survives the JSON round trip).
-  const seen = new Float32Array(received.length)
-  let at = 0
-  for (const c of chunks) {
-    seen.set(c.samples, at)
-    at += c.samples.length
-  }
-  assert.deepEqual(seen, received)
+  assert.deepEqual(concatSamples(chunks), received)
   // capturedAtMs: wall clock of the first sample, 100 ms apart (the clock estimate may be
   // refined by a few ms as the capture runs).
   for (let i = 1; i < chunks.length; i++) {

@@ -63,6 +63,28 @@ test('demo --seconds 5 with no microphone replays the bundled speech, streams it
   fs.rmSync(dir, { recursive: true, force: true })
 })
 
+test('Ctrl-C stops the demo cleanly with a summary', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stt-demo-'))
+  const child = spawn(process.execPath, [CLI, 'demo', '--no-daemon'], {
+    env: { ...process.env, ALSA_CONFIG_PATH: noMicrophone(dir) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d) => (stdout += d))
+  child.stderr.on('data', (d) => (stderr += d))
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
+  // Wait for a status line with a measured level, then press Ctrl-C.
+  while (!/level -?\d+\.\d dBFS/.test(stdout)) await new Promise((r) => setTimeout(r, 50))
+  child.kill('SIGINT')
+  const { code, signal } = await exited
+  assert.equal(signal, null)
+  assert.equal(code, 0, stdout + stderr)
+  assert.equal(stderr, '')
+  assert.match(stdout, /stopped after \d+\.\d s\n\s+input\s+file speech\.wav, 22050 Hz, 1 ch, i16\n\s+captured\s+\d+ frames, 0 dropped/)
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
 test('demo --seconds 3 with a microphone streams it live', async () => {
   const mic = setupVirtualMic()
   const feeder = startFeeder(mic.fifo, { type: 'sine', freq: 440, amplitude: 0.5 })

@@ -11,6 +11,7 @@ const { spawn } = require('node:child_process')
 
 const { setupVirtualMic, startFeeder } = require('./harness/virtual-mic.js')
 const { readFloatWav } = require('../daemon/wav-writer.js')
+const { concatSamples } = require('./signal.js')
 
 const mic = setupVirtualMic()
 const { AudioCapture } = require('../index.js')
@@ -153,13 +154,7 @@ test('a blocked event loop gets the latest level, not a backlog; memory and the 
   const { sampleRate, samples } = readFloatWav(wav)
   assert.equal(sampleRate, 16000)
   assert.equal(samples.length, stats.samplesSent)
-  const sent = new Float32Array(samples.length)
-  let i = 0
-  for (const c of chunks) {
-    sent.set(c.samples, i)
-    i += c.samples.length
-  }
-  assert.deepEqual(samples, sent)
+  assert.deepEqual(samples, concatSamples(chunks))
   assert.equal(daemonOut.match(/ chunk \d+: /g).length, stats.chunksSent)
   assert.match(daemonOut, new RegExp(`wrote ${(samples.length / 16000).toFixed(2)} s to `))
 })

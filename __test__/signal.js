@@ -30,4 +30,15 @@ function zeroCrossingFrequency(x, rate) {
   return rate / periods
 }
 
-module.exports = { rms, toneAmplitude, zeroCrossingFrequency }
+/** The samples of chunk events (or arrays), end to end. */
+function concatSamples(chunks) {
+  const out = new Float32Array(chunks.reduce((n, c) => n + (c.samples ?? c).length, 0))
+  let at = 0
+  for (const c of chunks) {
+    out.set(c.samples ?? c, at)
+    at += (c.samples ?? c).length
+  }
+  return out
+}
+
+module.exports = { rms, toneAmplitude, zeroCrossingFrequency, concatSamples }

@@ -1,6 +1,8 @@
 //! Delivery of pipeline events to JS listeners. Each listener is a weak
 //! `ThreadsafeFunction` (it does not keep Node alive) with a bounded queue; a full queue drops
-//! the event and counts it. Never called from the audio callback.
+//! the event and counts it. Levels are latest-wins instead: at most one queued call per
+//! listener, which delivers whatever level is newest when JS runs it. Never called from the
+//! audio callback.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};

@@ -300,6 +300,15 @@ mod tests {
     use ringbuf::HeapRb;
     use std::sync::atomic::Ordering::Relaxed;
 
+    fn pcm16(channels: u16) -> hound::WavSpec {
+        hound::WavSpec {
+            channels,
+            sample_rate: 16_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        }
+    }
+
     fn temp_path(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("stt-capture-file-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -416,12 +425,7 @@ mod tests {
 
     #[test]
     fn looping_restarts_at_the_first_frame() {
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: 16_000,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
+        let spec = pcm16(1);
         let path = write_wav("loop.wav", spec, 1000, |i, _| i as f64 / 32768.0);
         let (mono, _) = play(&path, true, 3500);
         assert!(mono.len() >= 3500);
@@ -435,12 +439,7 @@ mod tests {
         let missing = temp_path("does-not-exist.wav");
         let text = temp_path("text.wav");
         std::fs::write(&text, "hello, not a wav").unwrap();
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: 16_000,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
+        let spec = pcm16(1);
         let empty = write_wav("empty.wav", spec, 0, |_, _| 0.0);
         let slow = write_wav(
             "slow.wav",
@@ -469,12 +468,7 @@ mod tests {
 
     #[test]
     fn a_truncated_file_plays_what_it_has_then_reports() {
-        let spec = hound::WavSpec {
-            channels: 2,
-            sample_rate: 16_000,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
+        let spec = pcm16(2);
         let path = write_wav("truncated.wav", spec, 2000, |_, _| 0.25);
         let bytes = std::fs::read(&path).unwrap();
         // Cut the data in the middle of frame 1500.
