@@ -7,6 +7,9 @@ pub mod levels;
 pub mod resampler;
 pub mod spectrum;
 
+#[cfg(test)]
+mod resampler_quality_tests;
+
 /// The rate the daemon takes.
 pub const TARGET_RATE: u32 = 16_000;
 
