@@ -1,5 +1,7 @@
 fn main() {
-    napi_build::setup();
+    if std::env::var_os("CARGO_FEATURE_BINDING").is_some() {
+        napi_build::setup();
+    }
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
         println!("cargo:rerun-if-changed=native/mute_alsa.c");
         let mut build = cc::Build::new();

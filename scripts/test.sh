@@ -9,8 +9,9 @@ step() { printf '\n== %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy --all-targets -- -D warnings"
+step "cargo clippy --all-targets -- -D warnings (the core, and with the Node binding)"
 cargo clippy --all-targets --quiet -- -D warnings
+cargo clippy --all-targets --features binding --quiet -- -D warnings
 
 step "layering: napi only in src/binding"
 if grep -rnE "(use |\b)napi(_derive|_sys)?::|#\[napi" src/capture src/dsp src/transport src/pipeline src/error.rs src/stats.rs; then
@@ -22,7 +23,7 @@ step "cargo test"
 cargo test --quiet
 
 step "build the addon and check the committed index.js / index.d.ts match the Rust source"
-npx napi build --platform --release
+npx napi build --platform --release --features binding
 if git rev-parse --git-dir >/dev/null 2>&1; then
   git diff --exit-code -- index.js index.d.ts || {
     echo "index.js / index.d.ts are stale: commit the regenerated files" >&2

@@ -1,6 +1,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 //! stt-capture: microphone → lock-free ring → 16 kHz → chunks → Super STT daemon.
 
+#[cfg(feature = "binding")]
 pub mod binding;
 pub mod capture;
 pub mod dsp;
@@ -8,3 +9,6 @@ pub mod error;
 pub mod pipeline;
 pub mod stats;
 pub mod transport;
+
+#[cfg(test)]
+mod test_alloc;

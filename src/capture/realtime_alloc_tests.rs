@@ -1,54 +1,16 @@
 //! The audio callback's processing function must not allocate or free, for every sample
 //! format cpal delivers, any channel count, any callback size, and with a full ring.
 //!
-//! A counting global allocator (installed for the lib's unit-test binary) counts calls made
-//! by the current thread only, so other test threads cannot disturb the count. It lives in the
-//! lib's tests because an integration-test binary cannot link the napi symbols of the binding.
+//! Counted with the test binary's counting allocator (`crate::test_alloc`).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::Arc;
 
 use super::processor::Processor;
 use crate::stats::CaptureCounters;
+use crate::test_alloc::allocations_during;
 use cpal::{FromSample, Sample, I24, U24};
 use ringbuf::traits::{Consumer, Split};
 use ringbuf::HeapRb;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-struct CountingAllocator;
-
-// SAFETY: defers every operation to the system allocator; only bumps a thread-local counter
-// (a const-initialized Cell, which never allocates).
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
-
-fn allocations_during(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.with(|c| c.get());
-    f();
-    ALLOCATIONS.with(|c| c.get()) - before
-}
 
 fn check_format<T>(sample: T)
 where
@@ -56,7 +18,9 @@ where
     f32: FromSample<T>,
 {
     for channels in 1..=8usize {
-        for frames in [1usize, 240, 1024, 4096, 4097, 8192] {
+        for frames in [
+            1usize, 2, 3, 17, 240, 441, 480, 1000, 1024, 4095, 4096, 4097, 6000, 8191, 8192,
+        ] {
             // Ring smaller than some callbacks, so the full-ring (drop) path runs as well.
             let (prod, mut cons) = HeapRb::<f32>::new(6000).split();
             let counters = Arc::new(CaptureCounters::default());
@@ -80,6 +44,10 @@ where
             use std::sync::atomic::Ordering::Relaxed;
             assert_eq!(counts.frames_captured.load(Relaxed), 3 * frames as u64);
             assert_eq!(counts.callbacks.load(Relaxed), 3);
+            if frames > 6000 {
+                // A full ring: the drop path ran, allocation-free too.
+                assert!(counts.frames_dropped.load(Relaxed) > 0);
+            }
         }
     }
 }

@@ -574,6 +574,75 @@ mod tests {
         let _ = std::fs::remove_file(path);
     }
 
+    /// Takes events without allocating.
+    struct NullSink;
+
+    impl EventSink for NullSink {
+        fn chunk(&self, _: &Chunk, _: f64) {}
+        fn level(&self, _: LevelReading) {}
+        fn error(&self, _: &Error) {}
+        fn transcription(&self, _: Transcription) {}
+        fn daemon(&self, _: &LinkEvent) {}
+        fn input_end(&self, _: InputEnd) {}
+    }
+
+    #[test]
+    fn the_steady_state_loop_allocates_only_the_payloads_it_hands_on() {
+        use crate::test_alloc::allocations_during;
+        for rate in [48_000u32, 44_100, 16_000] {
+            let (mut prod, ring) = HeapRb::<f32>::new(rate as usize).split();
+            let capture_counters = Arc::new(CaptureCounters::default());
+            let counters = Arc::new(PipelineCounters::default());
+            let mut config = PipelineConfig::new(rate, 100, 600_000);
+            config.spectrum_bands = 32;
+            let queue = SendQueue::new(config.send_queue_capacity, counters.clone());
+            let mut task = PipelineTask {
+                ring,
+                resampler: StreamResampler::new(rate).unwrap(),
+                chunker: Chunker::new(config.chunk_len),
+                meter: LevelMeter::default(),
+                spectrum: Some(Spectrum::new(32)),
+                clock: CaptureClock::new(rate),
+                drain_buf: vec![0.0; 8192],
+                samples_out: 0,
+                input_ended: false,
+                capture_counters: capture_counters.clone(),
+                counters: counters.clone(),
+                input_status: Arc::new(InputStatus::default()),
+                sink: Arc::new(NullSink),
+                config,
+            };
+            let period = rate as usize / 200;
+            let block: Vec<f32> = (0..period).map(|i| (i as f32 * 0.01).sin() * 0.5).collect();
+            // Like the task: a callback's worth of audio, a drain; a level every 7th tick.
+            let mut tick = |task: &mut PipelineTask, n: usize| {
+                assert_eq!(prod.push_slice(&block), period);
+                capture_counters.record_callback(period as u64, 0, 0);
+                task.drain(Some(&queue), false);
+                if n.is_multiple_of(7) {
+                    task.emit_level();
+                }
+            };
+            // Warm-up: one second.
+            for n in 0..200 {
+                tick(&mut task, n);
+            }
+            let chunks_before = counters.chunks_emitted.load(Relaxed);
+            let mut levels = 0;
+            let allocations = allocations_during(|| {
+                for n in 0..2000 {
+                    tick(&mut task, n);
+                    levels += n.is_multiple_of(7) as usize;
+                }
+            });
+            let chunks = (counters.chunks_emitted.load(Relaxed) - chunks_before) as usize;
+            assert_eq!(chunks, 100, "{rate} Hz: 10 s of chunks");
+            // Per chunk: its own buffer (it leaves for the daemon). Per level: the bands
+            // buffer for JS, which this sink drops at once (an allocation and a free).
+            assert_eq!(allocations, chunks + 2 * levels, "{rate} Hz");
+        }
+    }
+
     #[tokio::test]
     async fn every_frame_reaches_the_transport_at_44_1_khz() {
         let rate = 44_100;

@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+'use strict'
+// End-to-end benchmark on the virtual microphone (48 kHz stereo f32, 5 ms periods) with the
+// reference daemon, each in its own process, so this process holds only the capture:
+//   npm run bench                 60 s, then a summary
+//   npm run bench -- --seconds N
+//   npm run bench -- --soak 3600  a line per minute (RSS, delivery latency), then a summary
+// Delivery latency: from a chunk's last captured sample (the capture's clock, as in
+// `capturedAtMs`) to the daemon's receipt of it (the daemon's clock; same machine).
+const path = require('node:path')
+const { fork } = require('node:child_process')
+const { setupVirtualMic } = require('../__test__/harness/virtual-mic.js')
+
+const args = process.argv.slice(2)
+const arg = (name) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : null)
+const soak = arg('--soak')
+const seconds = soak ?? arg('--seconds') ?? 60
+const WARMUP_MS = 2000
+
+function quantile(sorted, q) {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] : NaN
+}
+
+function ready(child) {
+  return new Promise((resolve, reject) => {
+    child.once('message', resolve)
+    child.once('exit', (code) => reject(new Error(`child exited with ${code}`)))
+  })
+}
+
+async function main() {
+  const mic = setupVirtualMic()
+  const socketPath = path.join(mic.dir, 'daemon.sock')
+  const feeder = fork(path.join(__dirname, 'feeder-child.js'), [mic.fifo])
+  const daemon = fork(path.join(__dirname, 'daemon-child.js'), [socketPath])
+  await Promise.all([ready(feeder), ready(daemon)])
+  const { AudioCapture } = require('..')
+
+  const capture = new AudioCapture({ socketPath, clientId: 'bench' })
+  // Chunk seq → wall-clock ms of its last sample.
+  const capturedEnd = new Map()
+  if (!process.env.BENCH_NO_LISTENER) capture.on('chunk', (c) => capturedEnd.set(c.seq, c.capturedAtMs + (c.samples.length / 16000) * 1000))
+  let window = []
+  const all = []
+  daemon.on('message', (batch) => {
+    for (const [clientId, chunk, receivedAt] of batch) {
+      const end = capturedEnd.get(chunk - 1)
+      if (clientId !== 'bench' || end === undefined) continue
+      capturedEnd.delete(chunk - 1)
+      window.push(receivedAt - end)
+    }
+  })
+  await capture.startCapture()
+  await new Promise((r) => setTimeout(r, WARMUP_MS))
+  window = []
+
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  const startStats = capture.stats()
+  let minute = 0
+  const report = () => {
+    const sorted = window.sort((a, b) => a - b)
+    all.push(...sorted)
+    const rss = process.memoryUsage().rss / 2 ** 20
+    console.log(
+      `minute ${++minute}: RSS ${rss.toFixed(1)} MiB, delivery p50 ${quantile(sorted, 0.5).toFixed(2)} ms p99 ${quantile(sorted, 0.99).toFixed(2)} ms (${sorted.length} chunks)`,
+    )
+    window = []
+  }
+  const timer = soak ? setInterval(report, 60_000) : null
+  await new Promise((r) => setTimeout(r, seconds * 1000))
+  clearInterval(timer)
+  if (soak && window.length) report() // the last (possibly partial) minute
+  const cpu = process.cpuUsage(cpu0)
+  const wall = performance.now() - t0
+  const s = capture.stats()
+  await capture.stopCapture()
+  feeder.kill('SIGTERM')
+  await new Promise((r) => setTimeout(r, 1200)) // the daemon's last receipts
+  all.push(...window)
+  all.sort((a, b) => a - b)
+
+  const cpuPercent = ((cpu.user + cpu.system) / 1000 / wall) * 100
+  console.log(`\nend to end, ${(wall / 1000).toFixed(0)} s on the virtual microphone (48 kHz stereo f32) with the reference daemon:`)
+  console.log(`  delivery latency  p50 ${quantile(all, 0.5).toFixed(2)} ms, p99 ${quantile(all, 0.99).toFixed(2)} ms, max ${(all[all.length - 1] ?? NaN).toFixed(2)} ms over ${all.length} chunks`)
+  console.log(`  to the reply      p50 ${s.deliveryLatencyP50Ms.toFixed(2)} ms, p99 ${s.deliveryLatencyP99Ms.toFixed(2)} ms (the addon's own stats)`)
+  console.log(`  CPU               ${cpuPercent.toFixed(2)} % of one core (this process: Node + the addon)`)
+  console.log(`  peak RSS          ${(process.resourceUsage().maxRSS / 1024).toFixed(1)} MiB`)
+  console.log(`  frames            ${s.framesCaptured - startStats.framesCaptured} captured, ${s.framesDropped} dropped; chunks ${s.chunksSent} sent, ${s.chunksDroppedQueue + s.chunksFailed} lost`)
+  daemon.kill('SIGTERM')
+}
+
+main()
