@@ -22,6 +22,9 @@ fi
 step "cargo test"
 cargo test --quiet
 
+step "the audio callback's compiled call graph reaches no allocator, lock, syscall or I/O"
+node scripts/rt-audit.js
+
 step "build the addon and check the committed index.js / index.d.ts match the Rust source"
 npx napi build --platform --release --features binding
 if git rev-parse --git-dir >/dev/null 2>&1; then

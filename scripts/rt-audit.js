@@ -1,0 +1,129 @@
+#!/usr/bin/env node
+'use strict'
+// Proves from the compiled code that the audio callback cannot reach an allocator, a lock, a
+// syscall or I/O. Builds `examples/rt_audit.rs` exactly like the shipped library (release,
+// LTO) but with symbols kept, disassembles it, and walks every direct call and tail jump
+// from the 12 `rt_audit_process_*` entry points (one per sample format). Panic paths (bounds
+// checks) are where the walk stops: they are listed, since a panic there is a bug, but they
+// are not the callback's work. An indirect call would hide its target, so any is a failure.
+const { execFileSync } = require('node:child_process')
+const path = require('node:path')
+
+const root = path.join(__dirname, '..')
+const FORBIDDEN = [
+  /__rust_(alloc|dealloc|realloc|alloc_zeroed)/,
+  /\b(malloc|calloc|realloc|free|posix_memalign)@/,
+  /alloc::(alloc|raw_vec)|RawVec/,
+  /std::sync::|std::sys::|parking_lot|futex|pthread_/,
+  /\bsyscall\b|\b(write|read|poll|ioctl|nanosleep|clock_nanosleep)@/,
+  /std::io::|_print|eprint/,
+  /tokio::|napi|ThreadsafeFunction/,
+]
+const PANIC = /core::panicking::|std::panicking::|core::slice::index::slice_\w+_fail|core::option::(unwrap_failed|expect_failed)|core::result::unwrap_failed|panic_bounds_check|core::panic::|rust_panic|__rust_start_panic/
+const ALLOWED_LIBC = /^(memcpy|memmove|memset|memcmp)@/
+
+function build() {
+  execFileSync('cargo', ['build', '--release', '--quiet', '--example', 'rt_audit'], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, CARGO_PROFILE_RELEASE_STRIP: 'none', CARGO_PROFILE_RELEASE_DEBUG: '0' },
+  })
+  return path.join(root, 'target', 'release', 'examples', 'rt_audit')
+}
+
+/** address → { name, calls: Set<address or 'indirect: …'> } */
+function disassemble(binary) {
+  const text = execFileSync('objdump', ['-d', '--no-show-raw-insn', '-C', '-w', binary], { maxBuffer: 1 << 30 }).toString()
+  const functions = new Map()
+  const byName = new Map()
+  let current = null
+  // Register → the symbol whose address it was last loaded with (`mov sym@GOT(%rip),%reg`),
+  // in instruction order: enough for the `call *%reg` compilers emit for hoisted libc calls.
+  let registers = new Map()
+  for (const line of text.split('\n')) {
+    const head = line.match(/^([0-9a-f]+) <(.+)>:$/)
+    if (head) {
+      current = { address: parseInt(head[1], 16), name: head[2], calls: new Set(), indirect: [] }
+      functions.set(current.address, current)
+      byName.set(current.name, current)
+      registers = new Map()
+      continue
+    }
+    if (!current) continue
+    const insn = line.match(/^\s*[0-9a-f]+:\s+(\S+)\s*(.*)$/)
+    if (!insn) continue
+    const [, op, rest] = insn
+    const symbol = rest.match(/# [0-9a-f]+ <([^>+]+)>/)?.[1]
+    const destination = rest.replace(/\s*#.*$/, '').match(/,(%\w+)$/)?.[1]
+    if (destination && !op.startsWith('call') && !op.startsWith('j')) {
+      const source = rest.match(/^(%\w+),/)?.[1]
+      if (op.startsWith('mov') && symbol) registers.set(destination, symbol)
+      else if (op.startsWith('mov') && source && registers.has(source)) registers.set(destination, registers.get(source))
+      else registers.delete(destination)
+    }
+    if (!op.startsWith('call') && !op.startsWith('j')) continue
+    const viaRegister = rest.match(/^\*(%\w+)$/)?.[1]
+    const resolved = symbol ?? (viaRegister && registers.get(viaRegister))
+    if (rest.startsWith('*') && resolved) {
+      current.calls.add(resolved)
+      continue
+    }
+    const direct = rest.match(/^([0-9a-f]+) <(.+)>/)
+    if (direct) {
+      const target = parseInt(direct[1], 16)
+      // A jump inside the function is control flow; anything else is a call or a tail call.
+      const inside = direct[2].startsWith(`${current.name}+`) || direct[2] === current.name
+      if (!inside) current.calls.add(direct[2].replace(/\+0x[0-9a-f]+$/, ''))
+    } else if (op.startsWith('call') || op.startsWith('jmp')) {
+      current.indirect.push(`${op} ${rest}`)
+    }
+  }
+  return byName
+}
+
+function audit(byName) {
+  const roots = [...byName.keys()].filter((n) => /^rt_audit_process_\w+$/.test(n))
+  if (roots.length !== 12) throw new Error(`expected 12 entry points, found ${roots.length}: ${roots.join(', ')}`)
+  const seen = new Set()
+  const problems = []
+  const panics = new Set()
+  const libc = new Set()
+  const queue = roots.map((r) => [r, [r]])
+  while (queue.length) {
+    const [name, trail] = queue.shift()
+    if (seen.has(name)) continue
+    seen.add(name)
+    if (PANIC.test(name)) {
+      panics.add(name)
+      continue
+    }
+    if (ALLOWED_LIBC.test(name)) {
+      libc.add(name)
+      continue
+    }
+    if (FORBIDDEN.some((re) => re.test(name))) {
+      problems.push(`reaches ${name}\n    via ${trail.join(' → ')}`)
+      continue
+    }
+    const f = byName.get(name)
+    if (!f) {
+      problems.push(`calls ${name}, which is not in the binary (a dynamic symbol?)\n    via ${trail.join(' → ')}`)
+      continue
+    }
+    for (const i of f.indirect) problems.push(`indirect call in ${name}: ${i}\n    via ${trail.join(' → ')}`)
+    for (const callee of f.calls) queue.push([callee, [...trail, callee]])
+  }
+  return { roots, seen, problems, panics, libc }
+}
+
+const binary = build()
+const { roots, seen, problems, panics, libc } = audit(disassemble(binary))
+if (problems.length) {
+  console.error(`the audio callback is not real-time safe:\n  ${problems.join('\n  ')}`)
+  process.exit(1)
+}
+console.log(
+  `audio callback call graph: ${seen.size - panics.size - libc.size} functions from ${roots.length} entry points (one per sample format); ` +
+    `no allocator, lock, syscall, I/O, tokio or napi reachable; libc: ${[...libc].join(', ') || 'none'}; ` +
+    `${panics.size} panic exits (bounds checks) not followed`,
+)
