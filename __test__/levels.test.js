@@ -78,17 +78,17 @@ test('levels arrive at most levelHz times a second', async () => {
   const levelHz = 12
   const levels = await withFeeder({ type: 'noise', amplitude: 0.3 }, { levelHz }, async (capture) => {
     const seen = []
-    capture.on('level', (l) => seen.push({ at: l.atMs, received: performance.now() }))
+    capture.on('level', (l) => seen.push({ at: l.atMs }))
     await capture.startCapture()
     await sleep(3000)
     return seen
   })
-  for (const key of ['at', 'received']) {
-    const t = levels.map((l) => l[key])
-    for (let i = 0; i < t.length; i++) {
-      const within = t.slice(i).filter((u) => u - t[i] < 1000).length
-      assert.ok(within <= levelHz + 1, `${within} levels within 1 s (${key})`)
-    }
+  // The throttle, by the audio time each level was measured at. (Arrival times add the JS
+  // thread's scheduling jitter, so they are only counted in total.)
+  const t = levels.map((l) => l.at)
+  for (let i = 0; i < t.length; i++) {
+    const within = t.slice(i).filter((u) => u - t[i] < 1000).length
+    assert.ok(within <= levelHz + 1, `${within} levels within 1 s`)
   }
   assert.ok(levels.length >= 3 * levelHz - 4 && levels.length <= 3 * levelHz + 2, `${levels.length} levels in 3 s`)
 })
