@@ -31,10 +31,9 @@ function build() {
   return path.join(root, 'target', 'release', 'examples', 'rt_audit')
 }
 
-/** address → { name, calls: Set<address or 'indirect: …'> } */
+/** function name → { name, calls: Set<callee name>, indirect: unresolved indirect calls } */
 function disassemble(binary) {
   const text = execFileSync('objdump', ['-d', '--no-show-raw-insn', '-C', '-w', binary], { maxBuffer: 1 << 30 }).toString()
-  const functions = new Map()
   const byName = new Map()
   let current = null
   // Register → the symbol whose address it was last loaded with (`mov sym@GOT(%rip),%reg`),
@@ -43,8 +42,7 @@ function disassemble(binary) {
   for (const line of text.split('\n')) {
     const head = line.match(/^([0-9a-f]+) <(.+)>:$/)
     if (head) {
-      current = { address: parseInt(head[1], 16), name: head[2], calls: new Set(), indirect: [] }
-      functions.set(current.address, current)
+      current = { name: head[2], calls: new Set(), indirect: [] }
       byName.set(current.name, current)
       registers = new Map()
       continue
