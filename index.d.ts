@@ -6,11 +6,31 @@
 /** Options of `new AudioCapture(options)`. Unknown keys are rejected with `E_INVALID_OPTION`. */
 export interface AudioCaptureOptions {
   /**
-   * Unix socket of the Super STT daemon. Default: the daemon's own rule,
+   * Which daemon protocol to speak. `v1`: Super STT 0.2+, HTTP + WebSocket on `httpSocketPath`.
+   * `legacy`: daemons up to 0.1.x, length-prefixed JSON on `socketPath`. `auto` (default):
+   * whichever socket exists, v1 first, decided again on every reconnect; when only one of
+   * `socketPath` / `httpSocketPath` is given, only that one is used.
+   */
+  protocol?: 'auto' | 'legacy' | 'v1'
+  /**
+   * Unix socket of a legacy Super STT daemon. Default: the daemon's own rule,
    * `$XDG_RUNTIME_DIR/stt/super-stt.sock` (or `/run/user/<uid>/stt/super-stt.sock`), falling back
    * to `/tmp/stt/super-stt.sock` when that directory is unusable.
    */
   socketPath?: string
+  /**
+   * Unix socket of a v1 (HTTP) Super STT daemon. Default: `$SUPER_STT_HTTP_SOCKET`, else
+   * `$XDG_RUNTIME_DIR/stt/super-stt-http.sock` with the same fallbacks as `socketPath`.
+   */
+  httpSocketPath?: string
+  /**
+   * v1 session token, sent as `Authorization: Bearer <token>`. Default: `$SUPER_STT_TOKEN`.
+   * Get one with `requestToken()`. A missing or refused token rejects `startCapture()` with
+   * `E_UNAUTHORIZED`.
+   */
+  token?: string
+  /** v1: language code sent in the session's `start` message, e.g. `en`. Default: the daemon's setting. */
+  language?: string
   /** Realtime session id sent to the daemon (≤ 1024 bytes). Default: generated, unique per capture. */
   clientId?: string
   /** An `id` (or exact `name`) from `listInputDevices()`. Default: the system default input. */
@@ -73,10 +93,25 @@ export interface CaptureError extends Error {
     | 'E_INVALID_INPUT'
     | 'E_DAEMON_UNREACHABLE'
     | 'E_DAEMON_ERROR'
+    | 'E_UNAUTHORIZED'
     | 'E_PROTOCOL'
     | 'E_DAEMON_TIMEOUT'
     | 'E_QUEUE_FULL'
     | 'E_INTERNAL'
+}
+
+/** Options of `requestToken(options)`. */
+export interface TokenRequestOptions {
+  /** The name the user sees in the daemon's consent prompt (≤ 256 bytes). */
+  appName: string
+  /** Scopes to ask for. Default `['transcribe']`, which is what capturing needs. */
+  scopes?: string[]
+  /** Your app's version, passed on to the daemon. */
+  version?: string
+  /** The v1 daemon's socket. Default as for `AudioCaptureOptions.httpSocketPath`. */
+  httpSocketPath?: string
+  /** How long to wait for the user to answer the prompt, ms (100–3600000). Default 120000. */
+  timeoutMs?: number
 }
 
 /** Listener signature per event name, for `on` / `off`. */
@@ -90,7 +125,7 @@ export interface AudioCaptureEvents {
   level: (level: LevelEvent) => void
   /** Something went wrong while capturing; the capture keeps running where it can. */
   error: (error: CaptureError) => void
-  /** A realtime transcription from the daemon for this capture's session. */
+  /** A realtime transcription from the daemon for this capture's session; `final` says whether it is finished. */
   transcription: (transcription: TranscriptionEvent) => void
   /** The daemon link connected, broke, or is about to retry. */
   daemon: (event: DaemonEvent) => void
@@ -198,6 +233,10 @@ export interface CaptureStats {
   deliveryLatencyP99Ms: number
   /** True while a daemon session is open. */
   daemonConnected: boolean
+  /** Protocol of the last daemon session opened: `legacy`, `v1`, or empty before one. */
+  daemonProtocol: '' | 'legacy' | 'v1'
+  /** `error` messages the daemon sent about this capture's session (v1). */
+  daemonErrors: number
   /** `off` (no daemon link), `connected`, `disconnected` or `reconnecting`. */
   daemonState: 'off' | 'connected' | 'disconnected' | 'reconnecting'
   /** Times the link came back after losing the daemon. */
@@ -243,10 +282,15 @@ export interface DaemonEvent {
   attempt?: number
   /** Wait before that attempt, ms (with `reconnecting`). */
   delayMs?: number
-  /** Error code of why the link went down (with `disconnected`). */
+  /**
+   * Error code of why the link went down (with `disconnected`), or of why the previous
+   * attempt failed (with `reconnecting`).
+   */
   code?: string
-  /** Error message of why the link went down (with `disconnected`). */
+  /** Error message to go with `code`. */
   reason?: string
+  /** The session's protocol (with `connected`). */
+  protocol?: 'legacy' | 'v1'
 }
 
 /**
@@ -312,10 +356,35 @@ export interface LevelEvent {
 /** Lists the audio input devices. Runs off the JS thread and prints nothing. */
 export declare function listInputDevices(): Promise<Array<InputDevice>>
 
+/**
+ * Asks a Super STT 0.2+ daemon for a session token (`POST /v1/auth/request`). The daemon
+ * shows the user a consent prompt naming this program and the scopes, so this resolves only
+ * once the user answers, or after `timeoutMs` (default 120000). Rejects with
+ * `E_UNAUTHORIZED` when the user denies (the daemon remembers a denial until it restarts),
+ * `E_DAEMON_UNREACHABLE`, `E_DAEMON_TIMEOUT`, `E_DAEMON_ERROR` or `E_INVALID_OPTION`.
+ */
+export declare function requestToken(options: TokenRequestOptions): Promise<TokenGrant>
+
+/** A session token granted by the daemon. */
+export interface TokenGrant {
+  /** Pass as the `token` option (or `SUPER_STT_TOKEN`). Keep it secret. */
+  token: string
+  /** The scopes granted, sorted. */
+  scopes: Array<string>
+  /** When the token expires (RFC 3339). */
+  expiresAt: string
+}
+
 /** A realtime transcription the daemon produced for this capture's session. */
 export interface TranscriptionEvent {
   text: string
   clientId: string
-  /** The daemon's timestamp (RFC 3339). */
+  /** RFC 3339: the daemon's timestamp (legacy) or when the result arrived (v1). */
   timestamp: string
+  /**
+   * `true` for a finished result (v1 `done`, the last one arrives before `stopCapture()`
+   * resolves). `false` for a preview that later audio may change: v1 `preview`, and every
+   * legacy result (the legacy daemon re-transcribes a rolling window and never finishes).
+   */
+  final: boolean
 }

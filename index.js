@@ -837,3 +837,4 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.AudioCapture = nativeBinding.AudioCapture
 module.exports.listInputDevices = nativeBinding.listInputDevices
+module.exports.requestToken = nativeBinding.requestToken

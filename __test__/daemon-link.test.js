@@ -12,11 +12,11 @@ const path = require('node:path')
 
 const { setupVirtualMic, startFeeder } = require('./harness/virtual-mic.js')
 const { startLegacyDaemon } = require('../daemon/legacy-daemon.js')
+const { sleep, range, invariantHolds, observe, until } = require('./harness/observe.js')
 
 const mic = setupVirtualMic()
 const { AudioCapture } = require('../index.js')
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 let feeder
 
 before(() => {
@@ -39,53 +39,6 @@ function seqsAtDaemon(daemon, clientId, chunks) {
   const byKey = new Map(chunks.map((c) => [keyOf(c.samples), c.seq]))
   assert.equal(byKey.size, chunks.length, 'chunks are unique')
   return (daemon.record.audio.get(clientId) ?? []).map((a) => byKey.get(keyOf(a)) ?? -1)
-}
-
-const range = (n, from = 0) => Array.from({ length: n }, (_, i) => from + i)
-
-function invariantHolds(s) {
-  return s.chunksQueued === s.chunksSent + s.chunksDroppedQueue + s.chunksFailed + s.sendQueueDepth
-}
-
-/**
- * Listens to every event of `capture` and reads `stats()` every 5 ms, recording any read
- * where the accounting invariant does not hold.
- */
-function observe(capture) {
-  const seen = { chunks: [], daemon: [], errors: [], transcriptions: [], levels: 0, statsReads: 0, violations: [] }
-  const handlers = {
-    chunk: (c) => seen.chunks.push(c),
-    daemon: (e) => seen.daemon.push({ ...e, at: Date.now() }),
-    error: (e) => seen.errors.push(e),
-    transcription: (t) => seen.transcriptions.push(t),
-    level: () => seen.levels++,
-  }
-  for (const [event, fn] of Object.entries(handlers)) capture.on(event, fn)
-  const timer = setInterval(() => {
-    const s = capture.stats()
-    seen.statsReads++
-    if (!invariantHolds(s)) seen.violations.push(s)
-  }, 5)
-  seen.detach = async () => {
-    await sleep(50) // let queued events reach JS
-    clearInterval(timer)
-    for (const [event, fn] of Object.entries(handlers)) capture.off(event, fn)
-    assert.deepEqual(seen.violations, [], 'chunksQueued = sent + dropped + failed + depth at every read')
-    assert.ok(seen.statsReads > 10)
-    const s = capture.stats()
-    assert.ok(invariantHolds(s))
-    assert.equal(s.chunkEventsDropped, 0)
-    return s
-  }
-  return seen
-}
-
-async function until(predicate, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
-    await sleep(10)
-  }
 }
 
 test('5 daemon restarts during a 20 s stream lose no chunk, in order, seq continuous at the daemon', async () => {

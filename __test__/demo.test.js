@@ -108,11 +108,44 @@ test('demo --seconds 3 with a microphone streams it live', async () => {
   }
 })
 
+test('demo finds a v1 daemon at its default socket, asks it for a token, and streams over the WebSocket', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stt-demo-v1-'))
+  const env = { SUPER_STT_HTTP_SOCKET: path.join(dir, 'http.sock'), SUPER_STT_TOKEN: '', ALSA_CONFIG_PATH: noMicrophone(dir) }
+  const wav = path.join(dir, 'v1.wav')
+  const daemon = spawn(process.execPath, [CLI, 'daemon', '--protocol', 'v1', '--record', wav, '--quiet'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let daemonOut = ''
+  daemon.stdout.on('data', (d) => (daemonOut += d))
+  const daemonExit = new Promise((resolve) => daemon.on('exit', (code) => resolve(code)))
+  while (!/listening on .*http\.sock \(v1 protocol/.test(daemonOut)) await new Promise((r) => setTimeout(r, 50))
+  const r = await run(['demo', '--seconds', '3'], env)
+  daemon.kill('SIGINT')
+  assert.equal(await daemonExit, 0)
+  assert.equal(r.code, 0, r.stdout + r.stderr)
+  assert.equal(r.stderr, '')
+  assert.match(r.stdout, /asking the daemon at .*http\.sock for a token/)
+  assert.match(r.stdout, /token granted/)
+  assert.doesNotMatch(r.stdout, /started the reference daemon/)
+  const sent = Number(r.stdout.match(/daemon\s+(\d+) sent, 0 dropped from the queue, 0 failed, 0 reconnects, v1 protocol/)[1])
+  // Two sessions: the first start found no microphone (after the daemon session opened, which
+  // is then ended), the second replays the bundled speech.
+  assert.match(daemonOut, new RegExp(`received ${sent} frames, \\d+ samples in 2 session`))
+  const { samples } = readFloatWav(wav)
+  assert.ok(Math.abs(samples.length / 16000 - 3) < 0.3, `${samples.length / 16000} s`)
+  assert.ok(rms(samples) > 0.01, 'speech, not silence')
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
 test('stt-capture rejects unknown commands and flags with usage, and lists devices', async () => {
   const bad = await run(['demo', '--secs', '5'])
   assert.equal(bad.code, 2)
   assert.match(bad.stderr, /unknown argument "--secs"/)
   assert.match(bad.stderr, /usage: stt-capture/)
+  const badProtocol = await run(['daemon', '--protocol', 'v2'])
+  assert.equal(badProtocol.code, 2)
+  assert.match(badProtocol.stderr, /--protocol must be legacy or v1/)
   const unknown = await run(['record'])
   assert.equal(unknown.code, 2)
   assert.match(unknown.stderr, /unknown command "record"/)

@@ -1,7 +1,7 @@
 // Compiled with `tsc --noEmit --strict` by the typings test: the public API as a TypeScript
 // user writes it. Lines marked @ts-expect-error must fail to type-check.
-import { AudioCapture, listInputDevices } from '../index.js'
-import type { AudioCaptureOptions, CaptureStats, ChunkEvent, DaemonEvent, EndEvent, InputDevice, LevelEvent } from '../index.js'
+import { AudioCapture, listInputDevices, requestToken } from '../index.js'
+import type { AudioCaptureOptions, CaptureStats, ChunkEvent, DaemonEvent, EndEvent, InputDevice, LevelEvent, TokenGrant } from '../index.js'
 
 async function use(): Promise<void> {
   const devices: InputDevice[] = await listInputDevices()
@@ -25,11 +25,15 @@ async function use(): Promise<void> {
       const message: string = e.message
       void [code, message]
     })
-    .on('transcription', (t) => void [t.text, t.clientId, t.timestamp])
+    .on('transcription', (t) => {
+      const final: boolean = t.final
+      void [t.text, t.clientId, t.timestamp, final]
+    })
     .on('daemon', (d: DaemonEvent) => {
       const state: 'connected' | 'disconnected' | 'reconnecting' = d.state
       const attempt: number | undefined = d.attempt
-      void [state, attempt, d.delayMs, d.code, d.reason]
+      const protocol: 'legacy' | 'v1' | undefined = d.protocol
+      void [state, attempt, d.delayMs, d.code, d.reason, protocol]
     })
   await capture.startCapture()
   await capture.startCapture({ waitForDaemon: true })
@@ -39,6 +43,11 @@ async function use(): Promise<void> {
   const n: number = stats.framesCaptured + stats.chunksSent + stats.sendLatencyP99Ms + stats.deliveryLatencyP99Ms
   const reasons: number = stats.chunksFailedByReason.timeout + stats.reconnects
   const connected: boolean = stats.daemonConnected
+  const protocol: '' | 'legacy' | 'v1' = stats.daemonProtocol
+  void [protocol, stats.daemonErrors]
+  const grant: TokenGrant = await requestToken({ appName: 'My TUI', scopes: ['transcribe'], timeoutMs: 60000 })
+  new AudioCapture({ protocol: 'v1', httpSocketPath: '/tmp/h.sock', token: grant.token, language: 'en' })
+  void [grant.scopes, grant.expiresAt]
   void [reasons, connected]
   const capturing: boolean = capture.isCapturing
   void [n, capturing]
@@ -56,6 +65,10 @@ async function use(): Promise<void> {
   new AudioCapture({ chunkMs: '100' })
   // @ts-expect-error: waitForDaemon is a startCapture option, not a constructor option
   new AudioCapture({ waitForDaemon: true })
+  // @ts-expect-error: protocols are a closed set
+  new AudioCapture({ protocol: 'v2' })
+  // @ts-expect-error: requestToken needs the app name the user sees
+  void requestToken({ scopes: ['transcribe'] })
   // @ts-expect-error: daemon states are a closed set
   capture.on('daemon', (d) => void (d.state === 'gone'))
 }

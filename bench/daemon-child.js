@@ -1,13 +1,27 @@
 'use strict'
-// The reference daemon in its own process, reporting when each audio chunk arrived
-// (wall-clock ms, sub-ms resolution) over IPC once a second. argv: socket path.
+// A reference daemon in its own process, reporting when each audio chunk arrived (wall-clock
+// ms, sub-ms resolution) over IPC once a second. argv: socket path, protocol (legacy or v1;
+// v1 accepts the token `bench`).
 const { startLegacyDaemon } = require('../daemon/legacy-daemon.js')
+const { startV1Daemon } = require('../daemon/v1-daemon.js')
 
+const [socketPath, protocol = 'legacy'] = process.argv.slice(2)
 let pending = []
-startLegacyDaemon(process.argv[2], {
-  retain: false,
-  onAudio: ({ clientId, chunk }) => pending.push([clientId, chunk, performance.timeOrigin + performance.now()]),
-}).then((d) => {
+const arrived = (clientId, chunk) => pending.push([clientId, chunk, performance.timeOrigin + performance.now()])
+// v1 frames carry no client id or number: count them per session (the bench opens one).
+const frames = new Map()
+const started =
+  protocol === 'v1'
+    ? startV1Daemon(socketPath, {
+        retain: false,
+        tokens: { bench: ['transcribe'] },
+        onAudio: ({ session }) => {
+          frames.set(session, (frames.get(session) ?? 0) + 1)
+          arrived('bench', frames.get(session))
+        },
+      })
+    : startLegacyDaemon(socketPath, { retain: false, onAudio: ({ clientId, chunk }) => arrived(clientId, chunk) })
+started.then((d) => {
   setInterval(() => {
     if (pending.length) process.send(pending)
     pending = []

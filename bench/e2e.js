@@ -5,6 +5,7 @@
 //   npm run bench                 60 s, then a summary
 //   npm run bench -- --seconds N
 //   npm run bench -- --soak 3600  a line per minute (RSS, delivery latency), then a summary
+//   npm run bench -- --protocol v1  the same over the v1 WebSocket (default: legacy)
 // Delivery latency: from a chunk's last captured sample (the capture's clock, as in
 // `capturedAtMs`) to the daemon's receipt of it (the daemon's clock; same machine).
 const path = require('node:path')
@@ -15,6 +16,8 @@ const args = process.argv.slice(2)
 const arg = (name) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : null)
 const soak = arg('--soak')
 const seconds = soak ?? arg('--seconds') ?? 60
+const protocol = args.includes('--protocol') ? args[args.indexOf('--protocol') + 1] : 'legacy'
+if (protocol !== 'legacy' && protocol !== 'v1') throw new Error(`--protocol must be legacy or v1, got ${protocol}`)
 const WARMUP_MS = 2000
 
 function quantile(sorted, q) {
@@ -32,11 +35,12 @@ async function main() {
   const mic = setupVirtualMic()
   const socketPath = path.join(mic.dir, 'daemon.sock')
   const feeder = fork(path.join(__dirname, 'feeder-child.js'), [mic.fifo])
-  const daemon = fork(path.join(__dirname, 'daemon-child.js'), [socketPath])
+  const daemon = fork(path.join(__dirname, 'daemon-child.js'), [socketPath, protocol])
   await Promise.all([ready(feeder), ready(daemon)])
   const { AudioCapture } = require('..')
 
-  const capture = new AudioCapture({ socketPath, clientId: 'bench' })
+  const where = protocol === 'v1' ? { protocol, httpSocketPath: socketPath, token: 'bench' } : { protocol, socketPath }
+  const capture = new AudioCapture({ ...where, clientId: 'bench' })
   // Chunk seq → wall-clock ms of its last sample.
   const capturedEnd = new Map()
   if (!process.env.BENCH_NO_LISTENER) capture.on('chunk', (c) => capturedEnd.set(c.seq, c.capturedAtMs + (c.samples.length / 16000) * 1000))
@@ -81,9 +85,9 @@ async function main() {
   all.sort((a, b) => a - b)
 
   const cpuPercent = ((cpu.user + cpu.system) / 1000 / wall) * 100
-  console.log(`\nend to end, ${(wall / 1000).toFixed(0)} s on the virtual microphone (48 kHz stereo f32) with the reference daemon:`)
+  console.log(`\nend to end, ${(wall / 1000).toFixed(0)} s on the virtual microphone (48 kHz stereo f32) with the reference daemon (${protocol} protocol):`)
   console.log(`  delivery latency  p50 ${quantile(all, 0.5).toFixed(2)} ms, p99 ${quantile(all, 0.99).toFixed(2)} ms, max ${(all[all.length - 1] ?? NaN).toFixed(2)} ms over ${all.length} chunks`)
-  console.log(`  to the reply      p50 ${s.deliveryLatencyP50Ms.toFixed(2)} ms, p99 ${s.deliveryLatencyP99Ms.toFixed(2)} ms (the addon's own stats)`)
+  console.log(`  ${protocol === 'v1' ? 'to the write    ' : 'to the reply    '}  p50 ${s.deliveryLatencyP50Ms.toFixed(2)} ms, p99 ${s.deliveryLatencyP99Ms.toFixed(2)} ms (the addon's own stats)`)
   console.log(`  CPU               ${cpuPercent.toFixed(2)} % of one core (this process: Node + the addon)`)
   console.log(`  peak RSS          ${(process.resourceUsage().maxRSS / 1024).toFixed(1)} MiB`)
   console.log(`  frames            ${s.framesCaptured - startStats.framesCaptured} captured, ${s.framesDropped} dropped; chunks ${s.chunksSent} sent, ${s.chunksDroppedQueue + s.chunksFailed} lost`)

@@ -9,12 +9,19 @@ commands:
   demo      capture, stream to the daemon and draw a live meter, spectrum and stats
               --device ID     input device (an id or name from \`stt-capture devices\`)
               --file WAV      replay a WAV file instead of a microphone (played once)
-              --socket PATH   daemon socket (default: the daemon's own default path)
+              --socket PATH   legacy daemon socket (default: the daemon's own default path)
+              --http-socket PATH  v1 daemon socket (default: $SUPER_STT_HTTP_SOCKET or
+                              $XDG_RUNTIME_DIR/stt/super-stt-http.sock)
+              --token TOKEN   v1 session token (default: $SUPER_STT_TOKEN; without one
+                              the demo asks the daemon, which shows a consent prompt)
               --seconds N     stop after N seconds (default: run until Ctrl-C)
               --no-daemon     capture only, no daemon
               --record WAV    where the bundled reference daemon, if started, records
-  daemon    the reference daemon (legacy protocol, no speech model)
+  daemon    a reference daemon (no speech model)
+              --protocol P    legacy (default) or v1 (HTTP + WebSocket; token requests
+                              are approved without a prompt)
               --socket PATH   where to listen (default: the daemon's default path)
+              --token TOKEN   v1: also accept this token
               --record WAV    write the audio it receives to a WAV file
               --quiet         no per-chunk lines
   devices   list input devices
@@ -23,11 +30,20 @@ commands:
 
 const COMMANDS = {
   demo: {
-    flags: { device: 'string', file: 'string', socket: 'string', seconds: 'number', 'no-daemon': 'boolean', record: 'string' },
+    flags: {
+      device: 'string',
+      file: 'string',
+      socket: 'string',
+      'http-socket': 'string',
+      token: 'string',
+      seconds: 'number',
+      'no-daemon': 'boolean',
+      record: 'string',
+    },
     run: (f) => require('../cli/demo.js').demo(f),
   },
   daemon: {
-    flags: { socket: 'string', record: 'string', quiet: 'boolean' },
+    flags: { protocol: 'string', socket: 'string', token: 'string', record: 'string', quiet: 'boolean' },
     run: (f) => require('../cli/daemon.js').daemon(f),
   },
   devices: { flags: {}, run: () => require('../cli/devices.js').devices() },

@@ -8,11 +8,11 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { startLegacyDaemon } = require('../daemon/legacy-daemon.js')
-const { legacySocketPath } = require('../daemon/socket-path.js')
+const { legacySocketPath, v1SocketPath } = require('../daemon/socket-path.js')
 
 const BUNDLED_SPEECH = path.join(__dirname, '..', 'assets', 'speech.wav')
 const DEVICE_CODES = new Set(['E_NO_DEVICE', 'E_DEVICE', 'E_UNSUPPORTED_CONFIG'])
-const DAEMON_CODES = new Set(['E_DAEMON_UNREACHABLE', 'E_DAEMON_TIMEOUT', 'E_PROTOCOL', 'E_DAEMON_ERROR'])
+const DAEMON_CODES = new Set(['E_DAEMON_UNREACHABLE', 'E_DAEMON_TIMEOUT', 'E_PROTOCOL', 'E_DAEMON_ERROR', 'E_UNAUTHORIZED'])
 const SPECTRUM_BANDS = 32
 const REDRAW_MS = 50
 const METER_WIDTH = 40
@@ -102,11 +102,15 @@ function spectrum(bands) {
 const ms = (v) => `${v.toFixed(1)} ms`
 
 async function demo(flags) {
-  const { AudioCapture } = require('..')
+  const { AudioCapture, requestToken } = require('..')
   const screen = new Screen(process.stdout)
   const say = (line) => process.stdout.write(`${line}\n`)
   const useDaemon = !flags.noDaemon
   let socketPath = flags.socket ?? legacySocketPath()
+  const httpSocketPath = flags.httpSocket ?? v1SocketPath()
+  let token = flags.token ?? process.env.SUPER_STT_TOKEN
+  // A current (v1) daemon when one listens or was named; an explicit --socket means legacy.
+  let protocol = !flags.socket && (flags.httpSocket || isSocket(httpSocketPath)) ? 'v1' : 'legacy'
   let ownDaemon = null
   let tmpDir = null
 
@@ -117,17 +121,29 @@ async function demo(flags) {
     }
     const record = flags.record ?? path.join(os.tmpdir(), `stt-capture-demo-${process.pid}.wav`)
     ownDaemon = await startLegacyDaemon(socketPath, { record, retain: false, transcribeEverySamples: 16000 })
+    protocol = 'legacy'
     say(`${why}: started the reference daemon (no speech model) on ${socketPath}, recording to ${record}`)
   }
 
-  if (useDaemon && !isSocket(socketPath)) await startOwnDaemon(`no daemon at ${socketPath}`)
+  if (useDaemon && protocol === 'v1' && !token) {
+    say(`asking the daemon at ${httpSocketPath} for a token: approve its prompt (or set SUPER_STT_TOKEN)`)
+    try {
+      token = (await requestToken({ appName: 'stt-capture demo', httpSocketPath })).token
+      say('token granted; set SUPER_STT_TOKEN to it to skip this step next time')
+    } catch (e) {
+      say(`no token (${e.code}: ${e.message})`)
+      protocol = 'legacy'
+    }
+  }
+  if (useDaemon && protocol === 'legacy' && !isSocket(socketPath)) await startOwnDaemon(`no daemon at ${socketPath}`)
 
   let source = flags.file ? { file: flags.file, loop: false } : null
   const state = { level: null, text: '', daemon: useDaemon ? 'connecting' : 'off', error: '', ended: false }
   let capture = null
   for (;;) {
+    const where = protocol === 'v1' ? { protocol, httpSocketPath, token } : { protocol, socketPath }
     capture = new AudioCapture({
-      socketPath,
+      ...where,
       daemon: useDaemon,
       spectrumBands: SPECTRUM_BANDS,
       ...(source ? { input: { file: source.file, loop: source.loop } } : flags.device ? { device: flags.device } : {}),
@@ -137,7 +153,7 @@ async function demo(flags) {
       break
     } catch (e) {
       if (DAEMON_CODES.has(e.code) && !ownDaemon) {
-        await startOwnDaemon(`the daemon at ${socketPath} did not answer (${e.code})`)
+        await startOwnDaemon(`the daemon at ${protocol === 'v1' ? httpSocketPath : socketPath} did not answer (${e.code})`)
         continue
       }
       if (DEVICE_CODES.has(e.code) && !source && !flags.device) {
@@ -228,7 +244,7 @@ async function demo(flags) {
   say(`  captured   ${s.framesCaptured} frames, ${s.framesDropped} dropped (ring high water ${s.ringHighWater} of ${s.ringCapacity})`)
   say(`  chunks     ${s.chunksEmitted} emitted (${s.samplesEmitted} samples at 16 kHz)`)
   if (useDaemon) {
-    say(`  daemon     ${s.chunksSent} sent, ${s.chunksDroppedQueue} dropped from the queue, ${s.chunksFailed} failed, ${s.reconnects} reconnects`)
+    say(`  daemon     ${s.chunksSent} sent, ${s.chunksDroppedQueue} dropped from the queue, ${s.chunksFailed} failed, ${s.reconnects} reconnects, ${s.daemonProtocol || 'no'} protocol`)
     say(`  latency    send p50 ${ms(s.sendLatencyP50Ms)} p99 ${ms(s.sendLatencyP99Ms)} · delivery p50 ${ms(s.deliveryLatencyP50Ms)} p99 ${ms(s.deliveryLatencyP99Ms)}`)
   }
   say(`  events     ${s.levelEventsDropped} level events replaced while the screen was busy (latest wins)`)

@@ -6,10 +6,9 @@
 // suite and the demo; runnable on its own: `npx stt-capture daemon --record out.wav`.
 
 const net = require('node:net')
-const fs = require('node:fs')
-const path = require('node:path')
 const crypto = require('node:crypto')
 const { WavWriter } = require('./wav-writer.js')
+const { prepareSocketPath, listenOn, removeSocketFile } = require('./unix-socket.js')
 
 const MAX_FRAME = 100 * 1024 * 1024
 const RELEASE = { requestsPerMinute: 60, maxConnections: 20 }
@@ -73,10 +72,7 @@ async function startLegacyDaemon(socketPath, options = {}) {
   const transcribeEvery = options.transcribeEverySamples ?? 0
   const retain = options.retain ?? true
   const onAudio = options.onAudio ?? null
-  fs.mkdirSync(path.dirname(socketPath), { recursive: true })
-  try {
-    fs.unlinkSync(socketPath)
-  } catch {}
+  prepareSocketPath(socketPath)
 
   const record = {
     /** Every request that framed correctly, in arrival order. */
@@ -339,16 +335,7 @@ async function startLegacyDaemon(socketPath, options = {}) {
       socket.on('close', forget)
       socket.on('error', forget)
     })
-    return new Promise((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(socketPath, () => {
-        server.off('error', reject)
-        try {
-          fs.chmodSync(socketPath, 0o660)
-        } catch {}
-        resolve()
-      })
-    })
+    return listenOn(server, socketPath)
   }
   await listen()
 
@@ -366,9 +353,7 @@ async function startLegacyDaemon(socketPath, options = {}) {
     }, 200)
     await closed
     clearTimeout(timer)
-    try {
-      fs.unlinkSync(socketPath)
-    } catch {}
+    removeSocketFile(socketPath)
   }
 
   return {
@@ -417,9 +402,7 @@ async function startLegacyDaemon(socketPath, options = {}) {
       for (const s of sockets.keys()) s.destroy()
       await new Promise((resolve) => server.close(() => resolve()))
       recorder?.close()
-      try {
-        fs.unlinkSync(socketPath)
-      } catch {}
+      removeSocketFile(socketPath)
     },
   }
 }

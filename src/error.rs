@@ -17,6 +17,8 @@ pub enum Error {
     DaemonUnreachable { path: String, reason: String },
     #[error("the STT daemon answered with an error: {0}")]
     DaemonError(String),
+    #[error("the STT daemon refused our credentials: {0}")]
+    Unauthorized(String),
     #[error("protocol error talking to the STT daemon: {0}")]
     Protocol(String),
     #[error("the STT daemon did not answer: {0}")]
@@ -38,6 +40,7 @@ impl Error {
             Error::InvalidInput(_) => "E_INVALID_INPUT",
             Error::DaemonUnreachable { .. } => "E_DAEMON_UNREACHABLE",
             Error::DaemonError(_) => "E_DAEMON_ERROR",
+            Error::Unauthorized(_) => "E_UNAUTHORIZED",
             Error::Protocol(_) => "E_PROTOCOL",
             Error::DaemonTimeout(_) => "E_DAEMON_TIMEOUT",
             Error::QueueFull(_) => "E_QUEUE_FULL",
@@ -62,6 +65,7 @@ impl Error {
             Error::Device(s) => Error::Device(add(s)),
             Error::InvalidInput(s) => Error::InvalidInput(add(s)),
             Error::DaemonError(s) => Error::DaemonError(add(s)),
+            Error::Unauthorized(s) => Error::Unauthorized(add(s)),
             Error::Protocol(s) => Error::Protocol(add(s)),
             Error::DaemonTimeout(s) => Error::DaemonTimeout(add(s)),
             Error::QueueFull(s) => Error::QueueFull(add(s)),

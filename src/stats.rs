@@ -126,6 +126,10 @@ pub struct PipelineCounters {
     pub samples_emitted: AtomicU64,
     delivery: Mutex<Delivery>,
     link_state: AtomicU8,
+    /// The protocol of the last session opened (`legacy` or `v1`), empty before one.
+    daemon_protocol: Mutex<&'static str>,
+    /// `error` messages the daemon sent about our session.
+    pub daemon_errors: AtomicU64,
     /// Successful reconnections after the link was lost.
     pub reconnects: AtomicU64,
     /// Connection attempts that failed.
@@ -160,6 +164,20 @@ impl PipelineCounters {
 
     pub fn link_state(&self) -> LinkState {
         LinkState::from_u8(self.link_state.load(Relaxed))
+    }
+
+    pub fn set_daemon_protocol(&self, protocol: &'static str) {
+        *self
+            .daemon_protocol
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = protocol;
+    }
+
+    pub fn daemon_protocol(&self) -> &'static str {
+        *self
+            .daemon_protocol
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 }
 

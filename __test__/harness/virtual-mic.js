@@ -66,6 +66,19 @@ function startFeeder(fifo, signal, { hold = false } = {}) {
     async stop() {
       Atomics.store(control, 0, 1)
       Atomics.notify(control, 2)
+      // With no capture reading, the worker may be blocked on a full FIFO: drain it until the
+      // worker sees the stop.
+      let finished = false
+      done.finally(() => (finished = true))
+      const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK)
+      const sink = Buffer.alloc(1 << 16)
+      while (!finished) {
+        try {
+          fs.readSync(fd, sink)
+        } catch {} // EAGAIN: nothing to drain
+        await new Promise((r) => setTimeout(r, 5))
+      }
+      fs.closeSync(fd)
       return done
     },
   }

@@ -97,8 +97,13 @@ pub struct EndEvent {
 pub struct TranscriptionEvent {
     pub text: String,
     pub client_id: String,
-    /// The daemon's timestamp (RFC 3339).
+    /// RFC 3339: the daemon's timestamp (legacy) or when the result arrived (v1).
     pub timestamp: String,
+    /// `true` for a finished result (v1 `done`, the last one arrives before `stopCapture()`
+    /// resolves). `false` for a preview that later audio may change: v1 `preview`, and every
+    /// legacy result (the legacy daemon re-transcribes a rolling window and never finishes).
+    #[napi(js_name = "final")]
+    pub is_final: bool,
 }
 
 /// A change of the daemon link's state.
@@ -113,10 +118,14 @@ pub struct DaemonEvent {
     pub attempt: Option<u32>,
     /// Wait before that attempt, ms (with `reconnecting`).
     pub delay_ms: Option<f64>,
-    /// Error code of why the link went down (with `disconnected`).
+    /// Error code of why the link went down (with `disconnected`), or of why the previous
+    /// attempt failed (with `reconnecting`).
     pub code: Option<String>,
-    /// Error message of why the link went down (with `disconnected`).
+    /// Error message to go with `code`.
     pub reason: Option<String>,
+    /// The session's protocol (with `connected`).
+    #[napi(ts_type = "'legacy' | 'v1'")]
+    pub protocol: Option<String>,
 }
 
 pub enum JsEvent {
@@ -245,6 +254,7 @@ impl ToNapiValue for JsEvent {
                     text: t.text,
                     client_id: t.client_id,
                     timestamp: t.timestamp,
+                    is_final: t.is_final,
                 };
                 // SAFETY: as above.
                 unsafe { TranscriptionEvent::to_napi_value(env, event) }
@@ -256,6 +266,7 @@ impl ToNapiValue for JsEvent {
                     delay_ms: e.delay.map(|d| d.as_secs_f64() * 1000.0),
                     code: e.error.as_ref().map(|e| e.code().to_owned()),
                     reason: e.error.as_ref().map(|e| e.to_string()),
+                    protocol: e.protocol.map(str::to_owned),
                 };
                 // SAFETY: as above.
                 unsafe { DaemonEvent::to_napi_value(env, event) }

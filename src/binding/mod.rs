@@ -11,15 +11,20 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::capture::{self, InputHandle, StreamInfo};
+use crate::dsp::TARGET_RATE;
 use crate::error::Error as CoreError;
 use crate::pipeline::link::{self, Link};
 use crate::pipeline::{self, EventSink, Pipeline, PipelineConfig};
 use crate::stats::{CaptureCounters, PipelineCounters};
+use crate::transport::any::AnyConnector;
+use crate::transport::http;
 use crate::transport::legacy::LegacyConnector;
-use crate::transport::socket_path::check_socket_path;
-use crate::transport::{Connector, Session};
+use crate::transport::v1::{V1Config, V1Connector};
+use crate::transport::{Connector, DaemonMessage, MessageHandler, Session};
 use events::{to_napi_error, EventKind, Listener, ListenerFn, Listeners, LISTENER_QUEUE};
-use options::{parse_options, parse_start_options, CaptureConfig, StartConfig};
+use options::{
+    parse_options, parse_start_options, parse_token_request, CaptureConfig, StartConfig,
+};
 
 /// An input device as `listInputDevices()` reports it.
 #[napi(object)]
@@ -55,6 +60,64 @@ pub fn list_input_devices(env: &Env) -> Result<PromiseRaw<'_, Vec<InputDevice>>>
                     sample_rates: d.sample_rates,
                 })
                 .collect()),
+            Err(e) => Err(to_napi_error(env, &e)),
+        },
+    )
+}
+
+/// A session token granted by the daemon.
+#[napi(object)]
+pub struct TokenGrant {
+    /// Pass as the `token` option (or `SUPER_STT_TOKEN`). Keep it secret.
+    pub token: String,
+    /// The scopes granted, sorted.
+    pub scopes: Vec<String>,
+    /// When the token expires (RFC 3339).
+    pub expires_at: String,
+}
+
+/// Asks a Super STT 0.2+ daemon for a session token (`POST /v1/auth/request`). The daemon
+/// shows the user a consent prompt naming this program and the scopes, so this resolves only
+/// once the user answers, or after `timeoutMs` (default 120000). Rejects with
+/// `E_UNAUTHORIZED` when the user denies (the daemon remembers a denial until it restarts),
+/// `E_DAEMON_UNREACHABLE`, `E_DAEMON_TIMEOUT`, `E_DAEMON_ERROR` or `E_INVALID_OPTION`.
+#[napi(
+    ts_args_type = "options: TokenRequestOptions",
+    ts_return_type = "Promise<TokenGrant>"
+)]
+pub fn request_token<'env>(
+    env: &'env Env,
+    options: Object<'_>,
+) -> Result<PromiseRaw<'env, TokenGrant>> {
+    let config = parse_token_request(options);
+    env.spawn_future_with_callback(
+        async move {
+            let config = match config {
+                Ok(config) => config,
+                Err(e) => return Ok(Err(e)),
+            };
+            let timeout = config.timeout;
+            Ok(
+                match tokio::time::timeout(
+                    timeout,
+                    http::request_token(&config.socket_path, &config.request),
+                )
+                .await
+                {
+                    Ok(r) => r,
+                    Err(_) => Err(CoreError::DaemonTimeout(format!(
+                        "no answer to the token request within {} ms",
+                        timeout.as_millis()
+                    ))),
+                },
+            )
+        },
+        |env, r| match r {
+            Ok(grant) => Ok(TokenGrant {
+                token: grant.token,
+                scopes: grant.scopes,
+                expires_at: grant.expires_at,
+            }),
             Err(e) => Err(to_napi_error(env, &e)),
         },
     )
@@ -109,6 +172,11 @@ pub struct CaptureStats {
     pub delivery_latency_p99_ms: f64,
     /// True while a daemon session is open.
     pub daemon_connected: bool,
+    /// Protocol of the last daemon session opened: `legacy`, `v1`, or empty before one.
+    #[napi(ts_type = "'' | 'legacy' | 'v1'")]
+    pub daemon_protocol: String,
+    /// `error` messages the daemon sent about this capture's session (v1).
+    pub daemon_errors: f64,
     /// `off` (no daemon link), `connected`, `disconnected` or `reconnecting`.
     #[napi(ts_type = "'off' | 'connected' | 'disconnected' | 'reconnecting'")]
     pub daemon_state: String,
@@ -235,31 +303,59 @@ impl Shared {
     }
 
     /// Connects and starts the daemon session. With `waitForDaemon`, a daemon that does not
-    /// answer yet is not an error: the link starts out reconnecting.
+    /// answer yet is not an error: the link starts out reconnecting. Refused credentials and
+    /// bad paths are errors either way: waiting would not fix them.
     async fn open_link(
         &self,
         start: &StartConfig,
         counters: &Arc<PipelineCounters>,
         sink: &Arc<dyn EventSink>,
-    ) -> std::result::Result<Link<LegacyConnector>, CoreError> {
-        // Checked again here: something may have appeared at the path since construction.
-        check_socket_path(&self.config.socket_path)?;
-        let on_transcription = {
+    ) -> std::result::Result<Link<AnyConnector>, CoreError> {
+        let on_message: MessageHandler = {
             let (counters, sink) = (counters.clone(), sink.clone());
-            Arc::new(move |t| {
-                counters.transcriptions.fetch_add(1, Relaxed);
-                sink.transcription(t);
+            Arc::new(move |message| match message {
+                DaemonMessage::Transcription(t) => {
+                    counters.transcriptions.fetch_add(1, Relaxed);
+                    sink.transcription(t);
+                }
+                DaemonMessage::Error(e) => {
+                    counters.daemon_errors.fetch_add(1, Relaxed);
+                    sink.error(&e);
+                }
             })
         };
-        let connector = LegacyConnector::new(
-            self.config.socket_path.clone(),
-            self.config.client_id.clone(),
-            on_transcription,
-        );
-        let link_config = self.config.link.clone();
+        let config = &self.config;
+        let connector = AnyConnector {
+            choice: config.protocol,
+            legacy: LegacyConnector::new(
+                config.socket_path.clone(),
+                config.client_id.clone(),
+                TARGET_RATE,
+                on_message.clone(),
+            ),
+            v1: V1Connector::new(
+                V1Config {
+                    path: config.http_socket_path.clone(),
+                    token: config.token.clone(),
+                    language: config.language.clone(),
+                    sample_rate: TARGET_RATE,
+                },
+                config.client_id.clone(),
+                on_message,
+            ),
+            legacy_path_given: config.socket_path_given,
+            v1_path_given: config.http_socket_path_given,
+        };
+        let link_config = config.link.clone();
         let session = match link::within(link_config.reply_timeout, connector.connect()).await {
             Ok(session) => Some(session),
-            Err(e) if start.wait_for_daemon && !matches!(e, CoreError::InvalidOption { .. }) => {
+            Err(e)
+                if start.wait_for_daemon
+                    && !matches!(
+                        e,
+                        CoreError::InvalidOption { .. } | CoreError::Unauthorized(_)
+                    ) =>
+            {
                 None
             }
             Err(e) => return Err(e),
@@ -419,6 +515,8 @@ impl AudioCapture {
             delivery_latency_p99_ms: pipe.delivery_latency.quantile_ms(0.99),
             daemon_connected: link_state == crate::stats::LinkState::Connected,
             daemon_state: link_state.as_str().to_owned(),
+            daemon_protocol: pipe.daemon_protocol().to_owned(),
+            daemon_errors: n(&pipe.daemon_errors),
             reconnects: n(&pipe.reconnects),
             connect_failures: n(&pipe.connect_failures),
             transcriptions: n(&pipe.transcriptions),

@@ -14,10 +14,21 @@ use crate::capture::{FileSource, Source};
 use crate::dsp::spectrum::MAX_BANDS;
 use crate::error::Error as CoreError;
 use crate::pipeline::link::LinkConfig;
-use crate::transport::socket_path::{check_socket_path, default_legacy_socket_path};
+use crate::transport::any::ProtocolChoice;
+use crate::transport::http::TokenRequest;
+use crate::transport::socket_path::{
+    check_socket_option, default_legacy_socket_path, default_v1_socket_path,
+};
+
+/// Where a token comes from when the `token` option is not given.
+pub const TOKEN_ENV: &str = "SUPER_STT_TOKEN";
 
 const KNOWN: &[&str] = &[
+    "protocol",
     "socketPath",
+    "httpSocketPath",
+    "token",
+    "language",
     "clientId",
     "device",
     "input",
@@ -43,7 +54,13 @@ const REPLY_TIMEOUT_MS: RangeInclusive<u32> = 100..=600_000;
 
 #[derive(Debug, Clone)]
 pub struct CaptureConfig {
+    pub protocol: ProtocolChoice,
     pub socket_path: PathBuf,
+    pub socket_path_given: bool,
+    pub http_socket_path: PathBuf,
+    pub http_socket_path_given: bool,
+    pub token: Option<String>,
+    pub language: Option<String>,
     pub client_id: String,
     pub source: Source,
     pub chunk_ms: u32,
@@ -176,7 +193,13 @@ fn property<'a>(
 
 pub fn parse_options(options: Option<Object<'_>>) -> std::result::Result<CaptureConfig, CoreError> {
     let mut config = CaptureConfig {
+        protocol: ProtocolChoice::Auto,
         socket_path: default_legacy_socket_path(),
+        socket_path_given: false,
+        http_socket_path: default_v1_socket_path(),
+        http_socket_path_given: false,
+        token: None,
+        language: None,
         client_id: generated_client_id(),
         source: Source::Device(None),
         chunk_ms: 100,
@@ -186,13 +209,48 @@ pub fn parse_options(options: Option<Object<'_>>) -> std::result::Result<Capture
         max_buffer_ms: 30_000,
         link: LinkConfig::default(),
     };
+    config.token = token_from_env()?;
     let Some(options) = options else {
+        check_daemon_paths(&config)?;
         return Ok(config);
     };
     checked_object(&options, "options", KNOWN)?;
     let get = |name: &str| property(&options, name);
+    if let Some(v) = get("protocol")? {
+        let name = non_empty_string("protocol", v, 16)?;
+        config.protocol = ProtocolChoice::parse(&name).ok_or_else(|| {
+            CoreError::invalid_option(
+                "protocol",
+                format!(
+                    "must be one of {} (got {name:?})",
+                    ProtocolChoice::NAMES.join(", ")
+                ),
+            )
+        })?;
+    }
     if let Some(v) = get("socketPath")? {
         config.socket_path = PathBuf::from(non_empty_string("socketPath", v, 4096)?);
+        config.socket_path_given = true;
+    }
+    if let Some(v) = get("httpSocketPath")? {
+        config.http_socket_path = PathBuf::from(non_empty_string("httpSocketPath", v, 4096)?);
+        config.http_socket_path_given = true;
+    }
+    if let Some(v) = get("token")? {
+        config.token = Some(token("token", non_empty_string("token", v, 4096)?)?);
+    }
+    if let Some(v) = get("language")? {
+        let language = non_empty_string("language", v, 64)?;
+        if !language
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(CoreError::invalid_option(
+                "language",
+                format!("must be a language code like \"en\" or \"pt-BR\" (got {language:?})"),
+            ));
+        }
+        config.language = Some(language);
     }
     if let Some(v) = get("clientId")? {
         config.client_id = non_empty_string("clientId", v, 1024)?;
@@ -250,10 +308,62 @@ pub fn parse_options(options: Option<Object<'_>>) -> std::result::Result<Capture
             format!("must be at least chunkMs ({} ms)", config.chunk_ms),
         ));
     }
-    if config.daemon {
-        check_socket_path(&config.socket_path)?;
-    }
+    check_daemon_paths(&config)?;
     Ok(config)
+}
+
+/// Refuses a daemon path that exists and is not a socket, for each path the protocol choice
+/// may use.
+fn check_daemon_paths(config: &CaptureConfig) -> std::result::Result<(), CoreError> {
+    if !config.daemon {
+        return Ok(());
+    }
+    let auto_only = |given: bool, other_given: bool| given || !other_given;
+    let legacy = match config.protocol {
+        ProtocolChoice::Legacy => true,
+        ProtocolChoice::V1 => false,
+        ProtocolChoice::Auto => auto_only(config.socket_path_given, config.http_socket_path_given),
+    };
+    let v1 = match config.protocol {
+        ProtocolChoice::Legacy => false,
+        ProtocolChoice::V1 => true,
+        ProtocolChoice::Auto => auto_only(config.http_socket_path_given, config.socket_path_given),
+    };
+    if legacy {
+        check_socket_option("socketPath", &config.socket_path)?;
+    }
+    if v1 {
+        check_socket_option("httpSocketPath", &config.http_socket_path)?;
+    }
+    Ok(())
+}
+
+/// A bearer token: printable ASCII without spaces, as an HTTP header value needs.
+fn token(name: &str, value: String) -> std::result::Result<String, CoreError> {
+    if value.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(value)
+    } else {
+        Err(CoreError::invalid_option(
+            name,
+            "must be printable ASCII without spaces (the daemon's session_token)",
+        ))
+    }
+}
+
+fn token_from_env() -> std::result::Result<Option<String>, CoreError> {
+    match std::env::var(TOKEN_ENV) {
+        Ok(v) if v.is_empty() => Ok(None),
+        Ok(v) if v.len() > 4096 => Err(CoreError::invalid_option(
+            TOKEN_ENV,
+            "must be at most 4096 bytes",
+        )),
+        Ok(v) => token(TOKEN_ENV, v).map(Some),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(CoreError::invalid_option(
+            TOKEN_ENV,
+            "must be printable ASCII",
+        )),
+    }
 }
 
 /// `input: { file, realtime?, loop? }`. The file itself is opened (and refused with
@@ -296,4 +406,89 @@ pub fn parse_start_options(
         config.wait_for_daemon = boolean("waitForDaemon", v)?;
     }
     Ok(config)
+}
+
+const KNOWN_TOKEN_REQUEST: &[&str] = &[
+    "appName",
+    "scopes",
+    "version",
+    "httpSocketPath",
+    "timeoutMs",
+];
+const TOKEN_TIMEOUT_MS: RangeInclusive<u32> = 100..=3_600_000;
+
+/// Options of `requestToken()`.
+#[derive(Debug, Clone)]
+pub struct TokenRequestConfig {
+    pub socket_path: PathBuf,
+    pub request: TokenRequest,
+    pub timeout: Duration,
+}
+
+pub fn parse_token_request(
+    options: Object<'_>,
+) -> std::result::Result<TokenRequestConfig, CoreError> {
+    checked_object(&options, "requestToken options", KNOWN_TOKEN_REQUEST)?;
+    let get = |name: &str| property(&options, name);
+    let app_name = get("appName")?.ok_or_else(|| {
+        CoreError::invalid_option(
+            "appName",
+            "is required: the name the user sees in the consent prompt",
+        )
+    })?;
+    let mut config = TokenRequestConfig {
+        socket_path: default_v1_socket_path(),
+        request: TokenRequest {
+            app_name: non_empty_string("appName", app_name, 256)?,
+            scopes: vec!["transcribe".to_owned()],
+            version: None,
+        },
+        // The daemon waits for the user to answer its consent prompt.
+        timeout: Duration::from_secs(120),
+    };
+    if let Some(v) = get("scopes")? {
+        config.request.scopes = string_list("scopes", v)?;
+    }
+    if let Some(v) = get("version")? {
+        config.request.version = Some(non_empty_string("version", v, 64)?);
+    }
+    if let Some(v) = get("httpSocketPath")? {
+        config.socket_path = PathBuf::from(non_empty_string("httpSocketPath", v, 4096)?);
+    }
+    if let Some(v) = get("timeoutMs")? {
+        config.timeout =
+            Duration::from_millis(integer_in("timeoutMs", v, TOKEN_TIMEOUT_MS)? as u64);
+    }
+    check_socket_option("httpSocketPath", &config.socket_path)?;
+    Ok(config)
+}
+
+/// A non-empty array of short `[a-z_]` names, like the daemon's scopes.
+fn string_list(name: &str, value: Unknown<'_>) -> std::result::Result<Vec<String>, CoreError> {
+    const SHAPE: &str = "must be a non-empty array of scope names like [\"transcribe\"]";
+    if !value.is_array().unwrap_or(false) {
+        return Err(CoreError::invalid_option(name, SHAPE));
+    }
+    // SAFETY: the value was checked to be an array just above.
+    let array: Array =
+        unsafe { value.cast::<Array>() }.map_err(|_| CoreError::invalid_option(name, SHAPE))?;
+    if array.len() == 0 || array.len() > 32 {
+        return Err(CoreError::invalid_option(name, SHAPE));
+    }
+    let mut out = Vec::with_capacity(array.len() as usize);
+    for i in 0..array.len() {
+        let item: Unknown = array
+            .get(i)
+            .map_err(|e| CoreError::invalid_option(name, e.to_string()))?
+            .ok_or_else(|| CoreError::invalid_option(name, SHAPE))?;
+        let scope = non_empty_string(name, item, 64)?;
+        if !scope.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            return Err(CoreError::invalid_option(
+                name,
+                format!("{SHAPE} (got {scope:?})"),
+            ));
+        }
+        out.push(scope);
+    }
+    Ok(out)
 }

@@ -60,8 +60,11 @@ pub struct LinkEvent {
     pub attempt: Option<u32>,
     /// Wait before that attempt.
     pub delay: Option<Duration>,
-    /// Why the link went down (with `Disconnected`).
+    /// Why the link went down (with `Disconnected`), or why the previous attempt failed
+    /// (with `Reconnecting`).
     pub error: Option<Error>,
+    /// The session's protocol (with `Connected`): `legacy` or `v1`.
+    pub protocol: Option<&'static str>,
 }
 
 /// A connector and, when the daemon answered at start, its first session.
@@ -117,8 +120,13 @@ pub async fn run<C: Connector>(
     let mut attempt = 0u32;
     // Report the first lost chunk of a run of failures, not every one.
     let mut failing = false;
-    if session.is_some() {
-        announce(LinkEvent::state(LinkState::Connected));
+    // Why the previous connect attempt failed, for the next `reconnecting` event.
+    let mut last_connect_error: Option<Error> = None;
+    // Refused credentials need the user, so they are an `error` event, once per outage.
+    let mut reported_credentials = false;
+    if let Some(s) = &session {
+        counters.set_daemon_protocol(s.protocol());
+        announce(LinkEvent::connected(s.protocol()));
     }
     loop {
         let Some(current) = session.as_mut() else {
@@ -136,7 +144,8 @@ pub async fn run<C: Connector>(
                 state: LinkState::Reconnecting,
                 attempt: Some(attempt),
                 delay: Some(delay),
-                error: None,
+                error: last_connect_error.take(),
+                protocol: None,
             });
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
@@ -149,11 +158,18 @@ pub async fn run<C: Connector>(
                     }
                     ever_connected = true;
                     attempt = 0;
+                    reported_credentials = false;
+                    counters.set_daemon_protocol(new_session.protocol());
+                    announce(LinkEvent::connected(new_session.protocol()));
                     session = Some(new_session);
-                    announce(LinkEvent::state(LinkState::Connected));
                 }
                 Err(e) => {
                     counters.connect_failures.fetch_add(1, Relaxed);
+                    if matches!(e, Error::Unauthorized(_)) && !reported_credentials {
+                        reported_credentials = true;
+                        sink.error(&e);
+                    }
+                    last_connect_error = Some(e.clone());
                     // Give up only after an attempt that started once the stop was asked for.
                     if stop {
                         let lost = queue.fail_remaining(FailureReason::Stopped, false);
@@ -236,6 +252,14 @@ impl LinkEvent {
             attempt: None,
             delay: None,
             error: None,
+            protocol: None,
+        }
+    }
+
+    fn connected(protocol: &'static str) -> Self {
+        Self {
+            protocol: Some(protocol),
+            ..Self::state(LinkState::Connected)
         }
     }
 
@@ -375,6 +399,9 @@ mod tests {
         async fn end(self) -> crate::error::Result<()> {
             self.daemon.0.lock().unwrap().ended += 1;
             Ok(())
+        }
+        fn protocol(&self) -> &'static str {
+            "fake"
         }
     }
 

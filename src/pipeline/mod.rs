@@ -407,6 +407,9 @@ mod tests {
             *self.ended.lock().unwrap() = true;
             Ok(())
         }
+        fn protocol(&self) -> &'static str {
+            "recorder"
+        }
     }
 
     #[derive(Default)]

@@ -18,8 +18,7 @@ use tokio_util::task::AbortOnDropHandle;
 use super::codec::codec;
 use super::protocol::{parse_incoming, Incoming, Notification, Request, Response};
 use super::socket_path::check_socket_path;
-use super::{Connector, Session, Transcription, TranscriptionHandler};
-use crate::dsp::TARGET_RATE;
+use super::{Connector, DaemonMessage, MessageHandler, Session, Transcription};
 use crate::error::{Error, Result};
 
 const CLIENT_NAME: &str = "stt-capture";
@@ -31,16 +30,27 @@ const REPLY_QUEUE: usize = 4;
 pub struct LegacyConnector {
     path: PathBuf,
     client_id: String,
-    on_transcription: TranscriptionHandler,
+    sample_rate: u32,
+    on_message: MessageHandler,
 }
 
 impl LegacyConnector {
-    pub fn new(path: PathBuf, client_id: String, on_transcription: TranscriptionHandler) -> Self {
+    pub fn new(
+        path: PathBuf,
+        client_id: String,
+        sample_rate: u32,
+        on_message: MessageHandler,
+    ) -> Self {
         Self {
             path,
             client_id,
-            on_transcription,
+            sample_rate,
+            on_message,
         }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
     }
 
     fn unreachable(&self, reason: impl Into<String>) -> Error {
@@ -65,7 +75,7 @@ impl Connector for LegacyConnector {
             FramedRead::new(read, codec()),
             replies_tx,
             self.client_id.clone(),
-            self.on_transcription.clone(),
+            self.on_message.clone(),
             self.path.display().to_string(),
         ));
         let mut session = LegacySession {
@@ -73,6 +83,7 @@ impl Connector for LegacyConnector {
             replies,
             _reader: AbortOnDropHandle::new(reader),
             client_id: self.client_id.clone(),
+            sample_rate: self.sample_rate,
             path: self.path.display().to_string(),
         };
         session
@@ -89,6 +100,7 @@ pub struct LegacySession {
     /// Dropping the session stops its reader.
     _reader: AbortOnDropHandle<()>,
     client_id: String,
+    sample_rate: u32,
     path: String,
 }
 
@@ -126,14 +138,14 @@ impl LegacySession {
     }
 
     async fn start_realtime(&mut self) -> Result<()> {
-        let body = Request::start_realtime(&self.client_id, TARGET_RATE).to_json()?;
+        let body = Request::start_realtime(&self.client_id, self.sample_rate).to_json()?;
         self.call(body).await
     }
 }
 
 impl Session for LegacySession {
     async fn send_chunk(&mut self, samples: &[f32]) -> Result<()> {
-        let body = Request::realtime_audio(&self.client_id, samples, TARGET_RATE).to_json()?;
+        let body = Request::realtime_audio(&self.client_id, samples, self.sample_rate).to_json()?;
         self.call(body).await
     }
 
@@ -148,6 +160,10 @@ impl Session for LegacySession {
     /// The daemon has no stop command: a new empty session with the same id replaces ours.
     async fn end(mut self) -> Result<()> {
         self.start_realtime().await
+    }
+
+    fn protocol(&self) -> &'static str {
+        "legacy"
     }
 }
 
@@ -173,14 +189,14 @@ async fn read_frames(
     mut frames: FramedRead<OwnedReadHalf, LengthDelimitedCodec>,
     replies: mpsc::Sender<Result<Response>>,
     client_id: String,
-    on_transcription: TranscriptionHandler,
+    on_message: MessageHandler,
     path: String,
 ) {
     loop {
         let reply = match frames.next().await {
             Some(Ok(frame)) => match parse_incoming(&frame) {
                 Ok(Incoming::Notification(n)) => {
-                    forward(&client_id, n, &on_transcription);
+                    forward(&client_id, n, &on_message);
                     continue;
                 }
                 Ok(Incoming::Response(r)) => Ok(r),
@@ -199,16 +215,19 @@ async fn read_frames(
     }
 }
 
-fn forward(client_id: &str, n: Notification, on_transcription: &TranscriptionHandler) {
+/// The legacy daemon re-transcribes its rolling window every 200 ms and never says a result
+/// is finished, so every transcription is a preview.
+fn forward(client_id: &str, n: Notification, on_message: &MessageHandler) {
     if n.event_type != "realtime_transcription" || n.client_id.as_deref() != Some(client_id) {
         return;
     }
     let Some(text) = n.data.get("transcription").and_then(|t| t.as_str()) else {
         return;
     };
-    on_transcription(Transcription {
+    on_message(DaemonMessage::Transcription(Transcription {
         text: text.to_owned(),
         client_id: client_id.to_owned(),
         timestamp: n.timestamp.unwrap_or_default(),
-    });
+        is_final: false,
+    }));
 }
