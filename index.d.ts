@@ -36,6 +36,29 @@ export interface AudioCaptureOptions {
   /** An `id` (or exact `name`) from `listInputDevices()`. Default: the system default input. */
   device?: string
   /**
+   * Ask the device for this rate (Hz, 1000–384000) instead of its default. A rate it does not
+   * support rejects `startCapture()` with `E_UNSUPPORTED_CONFIG` listing what it supports.
+   */
+  sampleRate?: number
+  /** Ask the device for this many channels (1–64); as `sampleRate`. Downmixed to mono either way. */
+  channels?: number
+  /**
+   * A device that delivers no audio for this long (ms, 100–600000) without reporting an
+   * error raises `E_DEVICE_STALLED` and a `device` event `stalled`. Default 2000.
+   */
+  stallTimeoutMs?: number
+  /**
+   * After the device is lost or stalls, open it again (the system default again if it was the
+   * default, so a newly plugged-in default is picked up), with backoff from 200 ms to 5 s;
+   * `device` events tell each step, `stats().deviceReopens` counts successes. Default `true`.
+   */
+  autoReopen?: boolean
+  /**
+   * A device that delivers only exact zeros for this long (ms, up to 3600000) raises one
+   * `warning` `W_ALL_ZERO_INPUT` (a muted microphone or denied access). 0 = off. Default 3000.
+   */
+  silenceWarnMs?: number
+  /**
    * Replay a WAV file instead of a device, through the same ring, resampler, chunker and
    * transport. Any rate from 1 kHz to 384 kHz, any channel count, 8/16/24/32-bit integer or
    * 32-bit float. A file that cannot be played rejects `startCapture()` with `E_INVALID_INPUT`.
@@ -90,6 +113,8 @@ export interface CaptureError extends Error {
     | 'E_NO_DEVICE'
     | 'E_UNSUPPORTED_CONFIG'
     | 'E_DEVICE'
+    | 'E_DEVICE_LOST'
+    | 'E_DEVICE_STALLED'
     | 'E_INVALID_INPUT'
     | 'E_DAEMON_UNREACHABLE'
     | 'E_DAEMON_ERROR'
@@ -131,6 +156,10 @@ export interface AudioCaptureEvents {
   daemon: (event: DaemonEvent) => void
   /** A file input reached its end (after its last `chunk`). */
   end: (event: EndEvent) => void
+  /** Not a failure, but worth telling the user (`W_ALL_ZERO_INPUT`). */
+  warning: (warning: WarningEvent) => void
+  /** The input device started running, stalled, recovered from a stall, or went away. */
+  device: (event: DeviceEvent) => void
 }
 
 
@@ -144,7 +173,8 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /**
  * Captures a microphone, converts it to 16 kHz mono chunks and streams them to the Super STT
- * daemon. Events: `chunk`, `level`, `error`, `transcription`, `daemon`, `end`.
+ * daemon. Events: `chunk`, `level`, `error`, `warning`, `transcription`, `daemon`, `device`,
+ * `end`.
  */
 export declare class AudioCapture {
   /**
@@ -166,6 +196,17 @@ export declare class AudioCapture {
    * session. Harmless when not capturing; the capture can be started again.
    */
   stopCapture(): Promise<void>
+  /**
+   * Pauses a running capture: the device stays open, but nothing is resampled, queued or
+   * sent, and `level` events report silence. Counted in `stats()` (`paused`, `pausedMs`,
+   * `framesPaused`). Harmless when already paused or not capturing (a new capture starts
+   * unpaused).
+   */
+  pause(): void
+  /** Resumes a paused capture; the audio continues where it stopped. Harmless when running. */
+  resume(): void
+  /** True while paused. */
+  get isPaused(): boolean
   /** True between a successful `startCapture()` and the end of `stopCapture()`. */
   get isCapturing(): boolean
   /** The session id sent to the daemon. */
@@ -253,6 +294,20 @@ export interface CaptureStats {
   errorEventsDropped: number
   /** `transcription` and `daemon` events dropped because a listener's queue was full. */
   otherEventsDropped: number
+  /** True while `pause()`d. */
+  paused: boolean
+  /** Time spent paused, ms. */
+  pausedMs: number
+  /** Device frames discarded while paused (included in `framesCaptured`). */
+  framesPaused: number
+  /** `off`, `running`, `stalled` (no audio for `stallTimeoutMs`), `lost` or `ended` (a file). */
+  deviceState: 'off' | 'running' | 'stalled' | 'lost' | 'reopening' | 'ended'
+  /** Times the device stalled. */
+  deviceStalls: number
+  /** Times the device was opened again after a loss or stall (`autoReopen`). */
+  deviceReopens: number
+  /** Reopen attempts that failed (they are retried with backoff). */
+  deviceReopenFailures: number
   /** 0 until a capture has started. */
   deviceSampleRate: number
   deviceChannels: number
@@ -293,6 +348,20 @@ export interface DaemonEvent {
   protocol?: 'legacy' | 'v1'
 }
 
+/** A change of the input device's state. */
+export interface DeviceEvent {
+  /**
+   * `running` (at start, after a stall ends, after a reopen), `stalled` (no audio for
+   * `stallTimeoutMs`), `lost` (the device went away), `reopening` (`autoReopen` is opening it
+   * again, with backoff), `ended` (a file input reached its end). `id` and `name` are those
+   * of the device now in use (after a reopen of the default, possibly a new one).
+   */
+  state: 'running' | 'stalled' | 'lost' | 'reopening' | 'ended'
+  /** The device's id (as `listInputDevices()` reports it) or `file:<path>`. */
+  id: string
+  name: string
+}
+
 /**
  * A file input reached its end (not with `loop`); every chunk was emitted before this.
  * Call `stopCapture()` to finish delivering them to the daemon.
@@ -319,7 +388,7 @@ export interface FailureCounts {
 
 /** An input device as `listInputDevices()` reports it. */
 export interface InputDevice {
-  /** Stable id to pass as the `device` option. */
+  /** cpal's device id, stable across calls and restarts: pass it as the `device` option. */
   id: string
   name: string
   isDefault: boolean
@@ -327,6 +396,10 @@ export interface InputDevice {
   channels: number
   /** Common sample rates (Hz) the device supports. */
   sampleRates: Array<number>
+  /** Sample formats the device offers (cpal's names: `i16`, `f32`, ...). */
+  sampleFormats: Array<string>
+  /** The audio host, e.g. `alsa`. */
+  host: string
 }
 
 /**
@@ -387,4 +460,14 @@ export interface TranscriptionEvent {
    * legacy result (the legacy daemon re-transcribes a rolling window and never finishes).
    */
   final: boolean
+}
+
+/** Something worth telling the user that is not a failure; `code` is stable. */
+export interface WarningEvent {
+  /**
+   * `W_ALL_ZERO_INPUT`: the device delivered only exact zeros for `silenceWarnMs` (a
+   * muted or unplugged microphone, or access denied). Once per run of zeros.
+   */
+  code: 'W_ALL_ZERO_INPUT'
+  message: string
 }

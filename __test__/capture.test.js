@@ -275,6 +275,20 @@ test('bad options and event names throw E_INVALID_OPTION naming the option', () 
     [{ input: { file: 'a.wav', loop: 1 } }, 'input.loop'],
     [{ input: { file: 'a.wav', looped: true } }, 'looped'],
     [{ input: { file: 'a.wav' }, device: 'alsa:default' }, 'device'],
+    [{ input: { file: 'a.wav' }, sampleRate: 48000 }, 'sampleRate'],
+    [{ input: { file: 'a.wav' }, channels: 2 }, 'channels'],
+    [{ sampleRate: 999 }, 'sampleRate'],
+    [{ sampleRate: 384_001 }, 'sampleRate'],
+    [{ sampleRate: 44100.5 }, 'sampleRate'],
+    [{ sampleRate: '48000' }, 'sampleRate'],
+    [{ channels: 0 }, 'channels'],
+    [{ channels: 65 }, 'channels'],
+    [{ channels: -1 }, 'channels'],
+    [{ stallTimeoutMs: 50 }, 'stallTimeoutMs'],
+    [{ stallTimeoutMs: Number.NaN }, 'stallTimeoutMs'],
+    [{ silenceWarnMs: -1 }, 'silenceWarnMs'],
+    [{ silenceWarnMs: 'off' }, 'silenceWarnMs'],
+    [{ silenceWarnMs: 3_600_001 }, 'silenceWarnMs'],
   ]
   for (const [options, name] of cases) {
     assert.throws(

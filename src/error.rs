@@ -11,6 +11,10 @@ pub enum Error {
     UnsupportedConfig(String),
     #[error("audio device error: {0}")]
     Device(String),
+    #[error("the audio device went away: {0}")]
+    DeviceLost(String),
+    #[error("the audio device stopped delivering audio: {0}")]
+    DeviceStalled(String),
     #[error("invalid input file: {0}")]
     InvalidInput(String),
     #[error("cannot reach the STT daemon at {path}: {reason}")]
@@ -37,6 +41,8 @@ impl Error {
             Error::NoDevice(_) => "E_NO_DEVICE",
             Error::UnsupportedConfig(_) => "E_UNSUPPORTED_CONFIG",
             Error::Device(_) => "E_DEVICE",
+            Error::DeviceLost(_) => "E_DEVICE_LOST",
+            Error::DeviceStalled(_) => "E_DEVICE_STALLED",
             Error::InvalidInput(_) => "E_INVALID_INPUT",
             Error::DaemonUnreachable { .. } => "E_DAEMON_UNREACHABLE",
             Error::DaemonError(_) => "E_DAEMON_ERROR",
@@ -63,6 +69,8 @@ impl Error {
             Error::NoDevice(s) => Error::NoDevice(add(s)),
             Error::UnsupportedConfig(s) => Error::UnsupportedConfig(add(s)),
             Error::Device(s) => Error::Device(add(s)),
+            Error::DeviceLost(s) => Error::DeviceLost(add(s)),
+            Error::DeviceStalled(s) => Error::DeviceStalled(add(s)),
             Error::InvalidInput(s) => Error::InvalidInput(add(s)),
             Error::DaemonError(s) => Error::DaemonError(add(s)),
             Error::Unauthorized(s) => Error::Unauthorized(add(s)),

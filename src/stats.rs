@@ -119,6 +119,47 @@ impl LinkState {
     }
 }
 
+/// What the input device is doing, as the pipeline sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceState {
+    /// No capture running.
+    #[default]
+    Off,
+    Running,
+    /// No callback for `stallTimeoutMs` although no error was reported.
+    Stalled,
+    /// cpal reported the device gone.
+    Lost,
+    /// Opening the device again after a loss or stall.
+    Reopening,
+    /// A file input reached its end.
+    Ended,
+}
+
+impl DeviceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceState::Off => "off",
+            DeviceState::Running => "running",
+            DeviceState::Stalled => "stalled",
+            DeviceState::Lost => "lost",
+            DeviceState::Ended => "ended",
+            DeviceState::Reopening => "reopening",
+        }
+    }
+
+    fn from_u8(v: u8) -> Self {
+        match v {
+            1 => DeviceState::Running,
+            2 => DeviceState::Stalled,
+            3 => DeviceState::Lost,
+            4 => DeviceState::Reopening,
+            5 => DeviceState::Ended,
+            _ => DeviceState::Off,
+        }
+    }
+}
+
 /// Bumped by the pipeline and sender tasks.
 #[derive(Debug, Default)]
 pub struct PipelineCounters {
@@ -130,6 +171,19 @@ pub struct PipelineCounters {
     daemon_protocol: Mutex<&'static str>,
     /// `error` messages the daemon sent about our session.
     pub daemon_errors: AtomicU64,
+    /// Set by `pause()`, read by the pipeline task each tick.
+    pub paused: std::sync::atomic::AtomicBool,
+    /// Time spent paused, ms.
+    pub paused_ms: AtomicU64,
+    /// Device frames discarded while paused.
+    pub frames_paused: AtomicU64,
+    device_state: AtomicU8,
+    /// Times the device stopped delivering callbacks for `stallTimeoutMs`.
+    pub device_stalls: AtomicU64,
+    /// Times the device was opened again after a loss or stall.
+    pub device_reopens: AtomicU64,
+    /// Reopen attempts that failed.
+    pub device_reopen_failures: AtomicU64,
     /// Successful reconnections after the link was lost.
     pub reconnects: AtomicU64,
     /// Connection attempts that failed.
@@ -164,6 +218,14 @@ impl PipelineCounters {
 
     pub fn link_state(&self) -> LinkState {
         LinkState::from_u8(self.link_state.load(Relaxed))
+    }
+
+    pub fn set_device_state(&self, state: DeviceState) {
+        self.device_state.store(state as u8, Relaxed);
+    }
+
+    pub fn device_state(&self) -> DeviceState {
+        DeviceState::from_u8(self.device_state.load(Relaxed))
     }
 
     pub fn set_daemon_protocol(&self, protocol: &'static str) {

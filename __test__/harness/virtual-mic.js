@@ -30,6 +30,14 @@ function setupVirtualMic() {
     format "raw"
     hint { show on description "virtual test microphone" }
 }
+# A device that can only do 2 channels (any rate), for configuration errors.
+pcm.twochannels {
+    type multi
+    slaves.a { pcm "null" channels 2 }
+    bindings.0 { slave a channel 0 }
+    bindings.1 { slave a channel 1 }
+    hint { show on description "two-channel test input" }
+}
 `,
   )
   const alsaConf = ['/usr/share/alsa/alsa.conf', '/etc/alsa/alsa.conf'].find((p) => fs.existsSync(p))

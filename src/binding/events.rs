@@ -14,7 +14,7 @@ use napi_derive::napi;
 use crate::dsp::chunker::Chunk;
 use crate::error::Error as CoreError;
 use crate::pipeline::link::LinkEvent;
-use crate::pipeline::{EventSink, InputEnd, LevelReading};
+use crate::pipeline::{EventSink, InputEnd, LevelReading, Warning};
 use crate::stats::PipelineCounters;
 use crate::transport::Transcription;
 
@@ -32,11 +32,21 @@ pub enum EventKind {
     Transcription,
     Daemon,
     End,
+    Warning,
+    Device,
 }
 
 impl EventKind {
-    pub const NAMES: [&'static str; 6] =
-        ["chunk", "level", "error", "transcription", "daemon", "end"];
+    pub const NAMES: [&'static str; 8] = [
+        "chunk",
+        "level",
+        "error",
+        "transcription",
+        "daemon",
+        "end",
+        "warning",
+        "device",
+    ];
 
     pub fn parse(name: &str) -> Option<Self> {
         Some(match name {
@@ -46,6 +56,8 @@ impl EventKind {
             "transcription" => Self::Transcription,
             "daemon" => Self::Daemon,
             "end" => Self::End,
+            "warning" => Self::Warning,
+            "device" => Self::Device,
             _ => return None,
         })
     }
@@ -128,6 +140,30 @@ pub struct DaemonEvent {
     pub protocol: Option<String>,
 }
 
+/// Something worth telling the user that is not a failure; `code` is stable.
+#[napi(object)]
+pub struct WarningEvent {
+    /// `W_ALL_ZERO_INPUT`: the device delivered only exact zeros for `silenceWarnMs` (a
+    /// muted or unplugged microphone, or access denied). Once per run of zeros.
+    #[napi(ts_type = "'W_ALL_ZERO_INPUT'")]
+    pub code: String,
+    pub message: String,
+}
+
+/// A change of the input device's state.
+#[napi(object)]
+pub struct DeviceEvent {
+    /// `running` (at start, after a stall ends, after a reopen), `stalled` (no audio for
+    /// `stallTimeoutMs`), `lost` (the device went away), `reopening` (`autoReopen` is opening it
+    /// again, with backoff), `ended` (a file input reached its end). `id` and `name` are those
+    /// of the device now in use (after a reopen of the default, possibly a new one).
+    #[napi(ts_type = "'running' | 'stalled' | 'lost' | 'reopening' | 'ended'")]
+    pub state: String,
+    /// The device's id (as `listInputDevices()` reports it) or `file:<path>`.
+    pub id: String,
+    pub name: String,
+}
+
 pub enum JsEvent {
     Chunk(Chunk, f64),
     /// Delivered as whatever the slot holds when JS runs the call: the latest level.
@@ -136,6 +172,8 @@ pub enum JsEvent {
     Transcription(Transcription),
     Daemon(LinkEvent),
     End(InputEnd),
+    Warning(&'static str, String),
+    Device(crate::pipeline::DeviceEvent),
 }
 
 /// Latest-wins delivery of levels to one listener: at most one call is queued; a newer level
@@ -249,6 +287,23 @@ impl ToNapiValue for JsEvent {
                 unsafe { EndEvent::to_napi_value(env, event) }
             }
             JsEvent::Error(code, message) => create_js_error(env, code, &message),
+            JsEvent::Warning(code, message) => {
+                let event = WarningEvent {
+                    code: code.to_owned(),
+                    message,
+                };
+                // SAFETY: as above.
+                unsafe { WarningEvent::to_napi_value(env, event) }
+            }
+            JsEvent::Device(d) => {
+                let event = DeviceEvent {
+                    state: d.state.as_str().to_owned(),
+                    id: d.id,
+                    name: d.name,
+                };
+                // SAFETY: as above.
+                unsafe { DeviceEvent::to_napi_value(env, event) }
+            }
             JsEvent::Transcription(t) => {
                 let event = TranscriptionEvent {
                     text: t.text,
@@ -334,9 +389,11 @@ impl Listeners {
             EventKind::Chunk => &counters.chunk_events_dropped,
             EventKind::Level => &counters.level_events_dropped,
             EventKind::Error => &counters.error_events_dropped,
-            EventKind::Transcription | EventKind::Daemon | EventKind::End => {
-                &counters.other_events_dropped
-            }
+            EventKind::Transcription
+            | EventKind::Daemon
+            | EventKind::End
+            | EventKind::Warning
+            | EventKind::Device => &counters.other_events_dropped,
         };
         counter.fetch_add(dropped, Relaxed);
     }
@@ -386,5 +443,15 @@ impl EventSink for Listeners {
 
     fn input_end(&self, end: InputEnd) {
         self.emit(EventKind::End, || JsEvent::End(end));
+    }
+
+    fn warning(&self, warning: Warning, message: &str) {
+        self.emit(EventKind::Warning, || {
+            JsEvent::Warning(warning.code(), message.to_owned())
+        });
+    }
+
+    fn device(&self, event: &crate::pipeline::DeviceEvent) {
+        self.emit(EventKind::Device, || JsEvent::Device(event.clone()));
     }
 }

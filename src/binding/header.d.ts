@@ -36,6 +36,29 @@ export interface AudioCaptureOptions {
   /** An `id` (or exact `name`) from `listInputDevices()`. Default: the system default input. */
   device?: string
   /**
+   * Ask the device for this rate (Hz, 1000–384000) instead of its default. A rate it does not
+   * support rejects `startCapture()` with `E_UNSUPPORTED_CONFIG` listing what it supports.
+   */
+  sampleRate?: number
+  /** Ask the device for this many channels (1–64); as `sampleRate`. Downmixed to mono either way. */
+  channels?: number
+  /**
+   * A device that delivers no audio for this long (ms, 100–600000) without reporting an
+   * error raises `E_DEVICE_STALLED` and a `device` event `stalled`. Default 2000.
+   */
+  stallTimeoutMs?: number
+  /**
+   * After the device is lost or stalls, open it again (the system default again if it was the
+   * default, so a newly plugged-in default is picked up), with backoff from 200 ms to 5 s;
+   * `device` events tell each step, `stats().deviceReopens` counts successes. Default `true`.
+   */
+  autoReopen?: boolean
+  /**
+   * A device that delivers only exact zeros for this long (ms, up to 3600000) raises one
+   * `warning` `W_ALL_ZERO_INPUT` (a muted microphone or denied access). 0 = off. Default 3000.
+   */
+  silenceWarnMs?: number
+  /**
    * Replay a WAV file instead of a device, through the same ring, resampler, chunker and
    * transport. Any rate from 1 kHz to 384 kHz, any channel count, 8/16/24/32-bit integer or
    * 32-bit float. A file that cannot be played rejects `startCapture()` with `E_INVALID_INPUT`.
@@ -90,6 +113,8 @@ export interface CaptureError extends Error {
     | 'E_NO_DEVICE'
     | 'E_UNSUPPORTED_CONFIG'
     | 'E_DEVICE'
+    | 'E_DEVICE_LOST'
+    | 'E_DEVICE_STALLED'
     | 'E_INVALID_INPUT'
     | 'E_DAEMON_UNREACHABLE'
     | 'E_DAEMON_ERROR'
@@ -131,5 +156,9 @@ export interface AudioCaptureEvents {
   daemon: (event: DaemonEvent) => void
   /** A file input reached its end (after its last `chunk`). */
   end: (event: EndEvent) => void
+  /** Not a failure, but worth telling the user (`W_ALL_ZERO_INPUT`). */
+  warning: (warning: WarningEvent) => void
+  /** The input device started running, stalled, recovered from a stall, or went away. */
+  device: (event: DeviceEvent) => void
 }
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::capture::{self, InputHandle, StreamInfo};
+use crate::capture::{self, StreamInfo};
 use crate::dsp::TARGET_RATE;
 use crate::error::Error as CoreError;
 use crate::pipeline::link::{self, Link};
@@ -29,7 +29,7 @@ use options::{
 /// An input device as `listInputDevices()` reports it.
 #[napi(object)]
 pub struct InputDevice {
-    /// Stable id to pass as the `device` option.
+    /// cpal's device id, stable across calls and restarts: pass it as the `device` option.
     pub id: String,
     pub name: String,
     pub is_default: bool,
@@ -37,6 +37,10 @@ pub struct InputDevice {
     pub channels: u32,
     /// Common sample rates (Hz) the device supports.
     pub sample_rates: Vec<u32>,
+    /// Sample formats the device offers (cpal's names: `i16`, `f32`, ...).
+    pub sample_formats: Vec<String>,
+    /// The audio host, e.g. `alsa`.
+    pub host: String,
 }
 
 /// Lists the audio input devices. Runs off the JS thread and prints nothing.
@@ -58,6 +62,8 @@ pub fn list_input_devices(env: &Env) -> Result<PromiseRaw<'_, Vec<InputDevice>>>
                     is_default: d.is_default,
                     channels: d.channels as u32,
                     sample_rates: d.sample_rates,
+                    sample_formats: d.sample_formats,
+                    host: d.host,
                 })
                 .collect()),
             Err(e) => Err(to_napi_error(env, &e)),
@@ -194,6 +200,21 @@ pub struct CaptureStats {
     pub error_events_dropped: f64,
     /// `transcription` and `daemon` events dropped because a listener's queue was full.
     pub other_events_dropped: f64,
+    /// True while `pause()`d.
+    pub paused: bool,
+    /// Time spent paused, ms.
+    pub paused_ms: f64,
+    /// Device frames discarded while paused (included in `framesCaptured`).
+    pub frames_paused: f64,
+    /// `off`, `running`, `stalled` (no audio for `stallTimeoutMs`), `lost` or `ended` (a file).
+    #[napi(ts_type = "'off' | 'running' | 'stalled' | 'lost' | 'reopening' | 'ended'")]
+    pub device_state: String,
+    /// Times the device stalled.
+    pub device_stalls: f64,
+    /// Times the device was opened again after a loss or stall (`autoReopen`).
+    pub device_reopens: f64,
+    /// Reopen attempts that failed (they are retried with backoff).
+    pub device_reopen_failures: f64,
     /// 0 until a capture has started.
     pub device_sample_rate: f64,
     pub device_channels: f64,
@@ -217,7 +238,7 @@ pub struct FailureCounts {
 }
 
 struct Running {
-    input: InputHandle,
+    /// Owns the input: stopping it stops the input first, then drains.
     pipeline: Pipeline,
 }
 
@@ -274,8 +295,26 @@ impl Shared {
         );
         config.level_interval = std::time::Duration::from_secs(1) / self.config.level_hz;
         config.spectrum_bands = self.config.spectrum_bands as usize;
+        if matches!(self.config.source, capture::Source::Device(_)) {
+            config.stall_timeout = Some(self.config.stall_timeout);
+            config.silence_warn = self.config.silence_warn;
+        }
+        config.device_id = opened.info.device_id.clone();
+        config.device_name = opened.info.device_name.clone();
         let queue_capacity = config.send_queue_capacity;
+        let reopen: Option<pipeline::Reopen> = match &self.config.source {
+            capture::Source::Device(_) if self.config.auto_reopen => {
+                let (source, counters) = (self.config.source.clone(), capture_counters.clone());
+                Some(Arc::new(move || capture::open(&source, counters.clone())))
+            }
+            _ => None,
+        };
+        let input = pipeline::Input {
+            handle: opened.input,
+            reopen,
+        };
         let pipeline = pipeline::spawn(
+            Some(input),
             opened.ring,
             config,
             capture_counters.clone(),
@@ -294,10 +333,7 @@ impl Shared {
                 0
             },
         };
-        *state = Some(Running {
-            input: opened.input,
-            pipeline,
-        });
+        *state = Some(Running { pipeline });
         self.capturing.store(true, Relaxed);
         Ok(())
     }
@@ -369,13 +405,9 @@ impl Shared {
 
     async fn stop(self: Arc<Self>) -> std::result::Result<(), CoreError> {
         let mut state = self.state.lock().await;
-        let Some(Running { input, pipeline }) = state.take() else {
+        let Some(Running { pipeline }) = state.take() else {
             return Ok(());
         };
-        // Stop the input first so the pipeline's final drain sees every frame. Dropping it
-        // joins cpal's capture thread (or the file reader): on a blocking thread, not a
-        // runtime worker.
-        let _ = tokio::task::spawn_blocking(move || drop(input)).await;
         pipeline.stop().await;
         self.capturing.store(false, Relaxed);
         Ok(())
@@ -383,7 +415,8 @@ impl Shared {
 }
 
 /// Captures a microphone, converts it to 16 kHz mono chunks and streams them to the Super STT
-/// daemon. Events: `chunk`, `level`, `error`, `transcription`, `daemon`, `end`.
+/// daemon. Events: `chunk`, `level`, `error`, `warning`, `transcription`, `daemon`, `device`,
+/// `end`.
 #[napi]
 pub struct AudioCapture {
     shared: Arc<Shared>,
@@ -455,6 +488,36 @@ impl AudioCapture {
         })
     }
 
+    /// Pauses a running capture: the device stays open, but nothing is resampled, queued or
+    /// sent, and `level` events report silence. Counted in `stats()` (`paused`, `pausedMs`,
+    /// `framesPaused`). Harmless when already paused or not capturing (a new capture starts
+    /// unpaused).
+    #[napi]
+    pub fn pause(&self) {
+        self.current_counters().paused.store(true, Relaxed);
+    }
+
+    /// Resumes a paused capture; the audio continues where it stopped. Harmless when running.
+    #[napi]
+    pub fn resume(&self) {
+        self.current_counters().paused.store(false, Relaxed);
+    }
+
+    /// True while paused.
+    #[napi(getter)]
+    pub fn is_paused(&self) -> bool {
+        self.shared.capturing.load(Relaxed) && self.current_counters().paused.load(Relaxed)
+    }
+
+    fn current_counters(&self) -> Arc<PipelineCounters> {
+        self.shared
+            .counters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pipeline
+            .clone()
+    }
+
     /// True between a successful `startCapture()` and the end of `stopCapture()`.
     #[napi(getter)]
     pub fn is_capturing(&self) -> bool {
@@ -524,6 +587,13 @@ impl AudioCapture {
             level_events_dropped: n(&pipe.level_events_dropped),
             error_events_dropped: n(&pipe.error_events_dropped),
             other_events_dropped: n(&pipe.other_events_dropped),
+            paused: pipe.paused.load(Relaxed) && self.shared.capturing.load(Relaxed),
+            paused_ms: n(&pipe.paused_ms),
+            frames_paused: n(&pipe.frames_paused),
+            device_state: pipe.device_state().as_str().to_owned(),
+            device_stalls: n(&pipe.device_stalls),
+            device_reopens: n(&pipe.device_reopens),
+            device_reopen_failures: n(&pipe.device_reopen_failures),
             device_sample_rate: info.as_ref().map_or(0.0, |i| i.sample_rate as f64),
             device_channels: info.as_ref().map_or(0.0, |i| i.channels as f64),
             sample_format: info.map(|i| i.sample_format).unwrap_or_default(),

@@ -10,7 +10,7 @@ use napi::ValueType;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
-use crate::capture::{FileSource, Source};
+use crate::capture::{DeviceRequest, FileSource, Source};
 use crate::dsp::spectrum::MAX_BANDS;
 use crate::error::Error as CoreError;
 use crate::pipeline::link::LinkConfig;
@@ -31,6 +31,11 @@ const KNOWN: &[&str] = &[
     "language",
     "clientId",
     "device",
+    "sampleRate",
+    "channels",
+    "stallTimeoutMs",
+    "autoReopen",
+    "silenceWarnMs",
     "input",
     "chunkMs",
     "levelHz",
@@ -51,6 +56,10 @@ const MAX_BUFFER_MS: RangeInclusive<u32> = 100..=600_000;
 const RECONNECT_INITIAL_MS: RangeInclusive<u32> = 1..=60_000;
 const RECONNECT_MAX_MS: RangeInclusive<u32> = 1..=600_000;
 const REPLY_TIMEOUT_MS: RangeInclusive<u32> = 100..=600_000;
+const SAMPLE_RATE: RangeInclusive<u32> = 1_000..=384_000;
+const CHANNELS: RangeInclusive<u32> = 1..=64;
+const STALL_TIMEOUT_MS: RangeInclusive<u32> = 100..=600_000;
+const SILENCE_WARN_MS: RangeInclusive<u32> = 0..=3_600_000;
 
 #[derive(Debug, Clone)]
 pub struct CaptureConfig {
@@ -69,6 +78,12 @@ pub struct CaptureConfig {
     pub daemon: bool,
     pub max_buffer_ms: u32,
     pub link: LinkConfig,
+    /// Device inputs only.
+    pub stall_timeout: Duration,
+    /// Device inputs only; `None` = off (`silenceWarnMs: 0`).
+    pub silence_warn: Option<Duration>,
+    /// Device inputs only: open the device again after a loss or stall.
+    pub auto_reopen: bool,
 }
 
 /// Options of one `startCapture()` call.
@@ -201,13 +216,16 @@ pub fn parse_options(options: Option<Object<'_>>) -> std::result::Result<Capture
         token: None,
         language: None,
         client_id: generated_client_id(),
-        source: Source::Device(None),
+        source: Source::Device(DeviceRequest::default()),
         chunk_ms: 100,
         level_hz: 30,
         spectrum_bands: 0,
         daemon: true,
         max_buffer_ms: 30_000,
         link: LinkConfig::default(),
+        stall_timeout: Duration::from_millis(2000),
+        silence_warn: Some(Duration::from_millis(3000)),
+        auto_reopen: true,
     };
     config.token = token_from_env()?;
     let Some(options) = options else {
@@ -255,17 +273,43 @@ pub fn parse_options(options: Option<Object<'_>>) -> std::result::Result<Capture
     if let Some(v) = get("clientId")? {
         config.client_id = non_empty_string("clientId", v, 1024)?;
     }
+    let mut request = DeviceRequest::default();
     if let Some(v) = get("device")? {
-        config.source = Source::Device(Some(non_empty_string("device", v, 4096)?));
+        request.device = Some(non_empty_string("device", v, 4096)?);
+    }
+    if let Some(v) = get("sampleRate")? {
+        request.sample_rate = Some(integer_in("sampleRate", v, SAMPLE_RATE)?);
+    }
+    if let Some(v) = get("channels")? {
+        request.channels = Some(integer_in("channels", v, CHANNELS)? as u16);
     }
     if let Some(v) = get("input")? {
-        if matches!(config.source, Source::Device(Some(_))) {
-            return Err(CoreError::invalid_option(
-                "input",
-                "cannot be combined with `device`",
-            ));
+        for (name, given) in [
+            ("device", request.device.is_some()),
+            ("sampleRate", request.sample_rate.is_some()),
+            ("channels", request.channels.is_some()),
+        ] {
+            if given {
+                return Err(CoreError::invalid_option(
+                    "input",
+                    format!("cannot be combined with `{name}`: a file has its own"),
+                ));
+            }
         }
         config.source = Source::File(parse_input(v)?);
+    } else {
+        config.source = Source::Device(request);
+    }
+    if let Some(v) = get("stallTimeoutMs")? {
+        config.stall_timeout =
+            Duration::from_millis(integer_in("stallTimeoutMs", v, STALL_TIMEOUT_MS)? as u64);
+    }
+    if let Some(v) = get("autoReopen")? {
+        config.auto_reopen = boolean("autoReopen", v)?;
+    }
+    if let Some(v) = get("silenceWarnMs")? {
+        let ms = integer_in("silenceWarnMs", v, SILENCE_WARN_MS)?;
+        config.silence_warn = (ms > 0).then(|| Duration::from_millis(ms as u64));
     }
     if let Some(v) = get("chunkMs")? {
         config.chunk_ms = integer_in("chunkMs", v, CHUNK_MS)?;

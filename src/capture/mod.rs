@@ -34,6 +34,19 @@ pub struct InputDeviceInfo {
     pub is_default: bool,
     pub channels: u16,
     pub sample_rates: Vec<u32>,
+    /// cpal's names of the sample formats offered, e.g. `i16`, `f32`.
+    pub sample_formats: Vec<String>,
+    /// The audio host, e.g. `alsa`.
+    pub host: String,
+}
+
+/// A device and, optionally, the configuration to ask of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceRequest {
+    /// An id or exact name from [`list_input_devices`]; `None` = the system default.
+    pub device: Option<String>,
+    pub sample_rate: Option<u32>,
+    pub channels: Option<u16>,
 }
 
 /// What the opened stream actually runs at.
@@ -73,8 +86,7 @@ impl InputStatus {
 /// Where audio comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    /// An input device: an id or exact name from [`list_input_devices`], or the default.
-    Device(Option<String>),
+    Device(DeviceRequest),
     File(FileSource),
 }
 
@@ -94,7 +106,7 @@ pub struct OpenStream {
 /// Opens the source and starts it. Blocking: call it off the JS thread.
 pub fn open(source: &Source, counters: Arc<CaptureCounters>) -> Result<OpenStream> {
     match source {
-        Source::Device(wanted) => open_input(wanted.as_deref(), counters),
+        Source::Device(request) => open_input(request, counters),
         Source::File(file) => open_file(file, counters),
     }
 }
@@ -148,6 +160,7 @@ fn device_name(device: &cpal::Device) -> String {
 pub fn list_input_devices() -> Result<Vec<InputDeviceInfo>> {
     mute_alsa_errors();
     let host = cpal::default_host();
+    let host_name = host.id().to_string();
     let default_id = host.default_input_device().and_then(|d| device_id(&d));
     let devices = host
         .input_devices()
@@ -162,8 +175,16 @@ pub fn list_input_devices() -> Result<Vec<InputDeviceInfo>> {
         };
         let mut channels = 0;
         let mut rates = Vec::new();
+        let mut formats = Vec::new();
         for c in configs {
+            if !is_pcm(c.sample_format()) {
+                continue;
+            }
             channels = channels.max(c.channels());
+            let format = c.sample_format().to_string();
+            if !formats.contains(&format) {
+                formats.push(format);
+            }
             let (lo, hi) = (c.min_sample_rate(), c.max_sample_rate());
             rates.extend(
                 COMMON_RATES
@@ -183,6 +204,8 @@ pub fn list_input_devices() -> Result<Vec<InputDeviceInfo>> {
             id,
             channels,
             sample_rates: rates,
+            sample_formats: formats,
+            host: host_name.clone(),
         });
     }
     Ok(out)
@@ -216,18 +239,95 @@ fn find_device(host: &cpal::Host, wanted: Option<&str>) -> Result<cpal::Device> 
     )))
 }
 
-/// Opens the input device (`None` = system default) at its default configuration and starts
-/// the stream. Blocking: call it off the JS thread.
-fn open_input(wanted: Option<&str>, counters: Arc<CaptureCounters>) -> Result<OpenStream> {
-    mute_alsa_errors();
-    let host = cpal::default_host();
-    let device = find_device(&host, wanted)?;
-    let supported = device.default_input_config().map_err(|e| {
+/// The configuration to open: the device's default, or the supported one matching the
+/// requested rate and channels (default sample format first, then f32, then any).
+fn choose_config(
+    device: &cpal::Device,
+    request: &DeviceRequest,
+) -> Result<cpal::SupportedStreamConfig> {
+    let default = device.default_input_config().map_err(|e| {
         Error::NoDevice(format!(
             "{} has no usable input configuration: {e}",
-            device_name(&device)
+            device_name(device)
         ))
     })?;
+    if request.sample_rate.is_none() && request.channels.is_none() {
+        return Ok(default);
+    }
+    let rate = request.sample_rate.unwrap_or(default.sample_rate());
+    let channels = request.channels.unwrap_or(default.channels());
+    let ranges: Vec<cpal::SupportedStreamConfigRange> = device
+        .supported_input_configs()
+        .map_err(|e| Error::UnsupportedConfig(e.to_string()))?
+        .collect();
+    let preference = |format: SampleFormat| {
+        if format == default.sample_format() {
+            0
+        } else if format == SampleFormat::F32 {
+            1
+        } else {
+            2
+        }
+    };
+    ranges
+        .iter()
+        .filter(|r| {
+            is_pcm(r.sample_format())
+                && r.channels() == channels
+                && (r.min_sample_rate()..=r.max_sample_rate()).contains(&rate)
+        })
+        .min_by_key(|r| preference(r.sample_format()))
+        .map(|r| r.with_sample_rate(rate))
+        .ok_or_else(|| {
+            Error::UnsupportedConfig(format!(
+                "{} cannot capture {channels} channel(s) at {rate} Hz; it supports {}",
+                device_name(device),
+                describe_ranges(&ranges)
+            ))
+        })
+}
+
+/// The formats the audio callback converts (not DSD bitstreams).
+fn is_pcm(format: SampleFormat) -> bool {
+    use SampleFormat::*;
+    matches!(
+        format,
+        I8 | I16 | I24 | I32 | I64 | U8 | U16 | U24 | U32 | U64 | F32 | F64
+    )
+}
+
+/// `1 ch 8000–48000 Hz (i16, f32); 2 ch 8000–48000 Hz (i16, f32)`.
+fn describe_ranges(ranges: &[cpal::SupportedStreamConfigRange]) -> String {
+    let mut groups: Vec<(u16, u32, u32, Vec<String>)> = Vec::new();
+    for r in ranges.iter().filter(|r| is_pcm(r.sample_format())) {
+        let (ch, lo, hi) = (r.channels(), r.min_sample_rate(), r.max_sample_rate());
+        let format = r.sample_format().to_string();
+        match groups
+            .iter_mut()
+            .find(|g| g.0 == ch && g.1 == lo && g.2 == hi)
+        {
+            Some(g) if !g.3.contains(&format) => g.3.push(format),
+            Some(_) => {}
+            None => groups.push((ch, lo, hi, vec![format])),
+        }
+    }
+    if groups.is_empty() {
+        return "no input configuration".into();
+    }
+    groups
+        .iter()
+        .map(|(ch, lo, hi, formats)| format!("{ch} ch {lo}–{hi} Hz ({})", formats.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Opens the requested input device and configuration and starts the stream. Blocking: call
+/// it off the JS thread.
+fn open_input(request: &DeviceRequest, counters: Arc<CaptureCounters>) -> Result<OpenStream> {
+    mute_alsa_errors();
+    let host = cpal::default_host();
+    let device = find_device(&host, request.device.as_deref())?;
+    let supported = choose_config(&device, request)?;
     let config = supported.config();
     let (producer, consumer, capacity) = ring_for(config.sample_rate);
     let status = Arc::new(InputStatus::default());
@@ -299,7 +399,12 @@ where
             config,
             move |data: &[T], _| processor.process(data),
             // cpal's error callback, not the data path: a rare event.
-            move |err| status.report(Error::Device(err.to_string())),
+            move |err: cpal::Error| {
+                status.report(match err.kind() {
+                    cpal::ErrorKind::DeviceNotAvailable => Error::DeviceLost(err.to_string()),
+                    _ => Error::Device(err.to_string()),
+                })
+            },
             None,
         )
         .map_err(|e| match e.kind() {

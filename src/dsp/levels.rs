@@ -14,6 +14,19 @@ pub struct Level {
 
 pub const DBFS_FLOOR: f64 = -120.0;
 
+impl Level {
+    /// The level of silence (what a paused capture reports).
+    pub fn silence() -> Self {
+        Self {
+            rms: 0.0,
+            peak: 0.0,
+            rms_dbfs: DBFS_FLOOR,
+            peak_dbfs: DBFS_FLOOR,
+            clipped: false,
+        }
+    }
+}
+
 /// A mono input sample at or beyond this magnitude counts as clipped (−0.009 dBFS): the
 /// input is at its ceiling. Checked before resampling, whose filter smooths flat tops.
 pub const CLIP_LEVEL: f32 = 0.999;

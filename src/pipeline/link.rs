@@ -415,6 +415,8 @@ mod tests {
         fn chunk(&self, _: &Chunk, _: f64) {}
         fn level(&self, _: crate::pipeline::LevelReading) {}
         fn input_end(&self, _: crate::pipeline::InputEnd) {}
+        fn warning(&self, _: crate::pipeline::Warning, _: &str) {}
+        fn device(&self, _: &crate::pipeline::DeviceEvent) {}
         fn error(&self, e: &Error) {
             self.errors.lock().unwrap().push(e.code());
         }

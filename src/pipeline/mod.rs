@@ -22,7 +22,7 @@ use crate::dsp::resampler::StreamResampler;
 use crate::dsp::spectrum::Spectrum;
 use crate::dsp::{sanitize_in_place, TARGET_RATE};
 use crate::error::{Error, Result};
-use crate::stats::{CaptureCounters, FailureReason, PipelineCounters};
+use crate::stats::{CaptureCounters, DeviceState, FailureReason, PipelineCounters};
 use crate::transport::{Connector, Transcription};
 use link::{Link, LinkEvent};
 use queue::{Outgoing, SendQueue};
@@ -45,11 +45,37 @@ pub struct InputEnd {
     pub duration_ms: f64,
 }
 
+/// A change of the input device's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceEvent {
+    pub state: DeviceState,
+    pub id: String,
+    pub name: String,
+}
+
+/// Something worth telling the user that is not a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Warning {
+    /// The device delivers only exact zeros: typically a missing microphone permission, a
+    /// muted or disconnected input.
+    AllZeroInput,
+}
+
+impl Warning {
+    pub fn code(self) -> &'static str {
+        match self {
+            Warning::AllZeroInput => "W_ALL_ZERO_INPUT",
+        }
+    }
+}
+
 /// Where the pipeline's events go (the binding forwards them to JS).
 pub trait EventSink: Send + Sync + 'static {
     fn chunk(&self, chunk: &Chunk, captured_at_ms: f64);
     fn level(&self, level: LevelReading);
     fn error(&self, error: &Error);
+    fn warning(&self, warning: Warning, message: &str);
+    fn device(&self, event: &DeviceEvent);
     fn transcription(&self, transcription: Transcription);
     fn daemon(&self, event: &LinkEvent);
     /// After the last chunk of an input that ended on its own.
@@ -76,6 +102,13 @@ pub struct PipelineConfig {
     pub send_queue_capacity: usize,
     /// How long a stop waits for the daemon to take the queued chunks.
     pub stop_timeout: Duration,
+    /// No callback for this long is a stall (`None`: not watched, e.g. a file input).
+    pub stall_timeout: Option<Duration>,
+    /// Exact zeros for this long raise `W_ALL_ZERO_INPUT` (`None`: not watched).
+    pub silence_warn: Option<Duration>,
+    /// The input, for `device` events.
+    pub device_id: String,
+    pub device_name: String,
 }
 
 impl PipelineConfig {
@@ -89,6 +122,10 @@ impl PipelineConfig {
             spectrum_bands: 0,
             send_queue_capacity: (max_buffer_ms / chunk_ms.max(1)).max(1) as usize,
             stop_timeout: Duration::from_secs(5),
+            stall_timeout: None,
+            silence_warn: None,
+            device_id: String::new(),
+            device_name: String::new(),
         }
     }
 }
@@ -119,6 +156,7 @@ impl Drop for Pipeline {
 /// Spawns the pipeline on the current tokio runtime.
 #[allow(clippy::too_many_arguments)]
 pub fn spawn<C: Connector>(
+    input: Option<Input>,
     ring: HeapCons<f32>,
     config: PipelineConfig,
     capture_counters: Arc<CaptureCounters>,
@@ -129,6 +167,7 @@ pub fn spawn<C: Connector>(
 ) -> Result<Pipeline> {
     let resampler = StreamResampler::new(config.device_rate)?;
     let cancel = CancellationToken::new();
+    let reopen = input.as_ref().and_then(|i| i.reopen.clone());
     let task = PipelineTask {
         ring,
         resampler,
@@ -139,6 +178,10 @@ pub fn spawn<C: Connector>(
         drain_buf: vec![0.0; 8192],
         samples_out: 0,
         input_ended: false,
+        watch: InputWatch::default(),
+        input: input.map(|i| i.handle),
+        reopen,
+        reopening: Reopening::default(),
         capture_counters,
         counters: counters.clone(),
         input_status,
@@ -165,18 +208,31 @@ pub fn spawn<C: Connector>(
 struct CaptureClock {
     rate: f64,
     offset_ms: Option<f64>,
+    /// Device frames counted and 16 kHz samples produced before the current stream opened
+    /// (a reopened device starts a new timeline).
+    frames_base: u64,
+    samples_base: u64,
 }
 
 impl CaptureClock {
     fn new(rate: u32) -> Self {
+        Self::rebased(rate, 0, 0)
+    }
+
+    fn rebased(rate: u32, frames_base: u64, samples_base: u64) -> Self {
         Self {
             rate: rate as f64,
             offset_ms: None,
+            frames_base,
+            samples_base,
         }
     }
 
     fn observe(&mut self, frames_captured: u64) {
-        let offset = wall_clock_ms() - frames_captured as f64 * 1000.0 / self.rate;
+        let frames = frames_captured.saturating_sub(self.frames_base);
+        let offset = wall_clock_ms()
+            - frames as f64 * 1000.0 / self.rate
+            - self.samples_base as f64 * 1000.0 / TARGET_RATE as f64;
         self.offset_ms = Some(self.offset_ms.map_or(offset, |o| o.min(offset)));
     }
 
@@ -185,6 +241,45 @@ impl CaptureClock {
         self.offset_ms.unwrap_or(0.0) + index as f64 * 1000.0 / TARGET_RATE as f64
     }
 }
+
+/// What the pipeline tracks about the input between ticks: callbacks (stalls), exact zeros
+/// (silence warning) and pausing.
+#[derive(Debug, Default)]
+struct InputWatch {
+    last_callbacks: u64,
+    /// When the callback count last changed.
+    last_progress: Option<Instant>,
+    stalled: bool,
+    lost: bool,
+    /// Since when only exact zeros have arrived (`None` after any other sample).
+    zeros_since: Option<Instant>,
+    /// Warned for the current run of zeros.
+    warned_zeros: bool,
+    /// The previous tick, for paused time.
+    last_tick: Option<Instant>,
+}
+
+/// Opens the input again after it was lost or stalled (blocking; run off the runtime).
+pub type Reopen = Arc<dyn Fn() -> Result<crate::capture::OpenStream> + Send + Sync>;
+
+/// The running input and how to get it back.
+pub struct Input {
+    pub handle: crate::capture::InputHandle,
+    /// `None`: no automatic reopening (`autoReopen: false`, or a file).
+    pub reopen: Option<Reopen>,
+}
+
+/// A reopen in progress, and the backoff between attempts.
+#[derive(Default)]
+struct Reopening {
+    attempt: u32,
+    next_at: Option<Instant>,
+    pending: Option<JoinHandle<Result<crate::capture::OpenStream>>>,
+    reported: bool,
+}
+
+const REOPEN_INITIAL: Duration = Duration::from_millis(200);
+const REOPEN_MAX: Duration = Duration::from_secs(5);
 
 /// The link task and the queue that feeds it.
 struct Sender {
@@ -205,6 +300,11 @@ struct PipelineTask {
     samples_out: u64,
     /// The input ended and the pipeline flushed it.
     input_ended: bool,
+    watch: InputWatch,
+    /// Dropped (on a blocking thread) at stop, before the final drain.
+    input: Option<crate::capture::InputHandle>,
+    reopen: Option<Reopen>,
+    reopening: Reopening,
     capture_counters: Arc<CaptureCounters>,
     counters: Arc<PipelineCounters>,
     input_status: Arc<InputStatus>,
@@ -215,6 +315,7 @@ struct PipelineTask {
 impl PipelineTask {
     async fn run(mut self, cancel: CancellationToken, sender: Option<Sender>) {
         let queue = sender.as_ref().map(|s| s.queue.clone());
+        self.set_device_state(DeviceState::Running);
         let mut ticker = tokio::time::interval(self.config.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let interval = self.config.level_interval;
@@ -224,25 +325,53 @@ impl PipelineTask {
                 _ = cancel.cancelled() => break,
                 _ = ticker.tick() => {}
             }
-            self.drain(queue.as_deref(), false);
+            let now = Instant::now();
+            let paused = self.counters.paused.load(Relaxed);
+            if paused {
+                self.discard_paused(now);
+            } else {
+                self.watch.last_tick = None;
+                self.drain(queue.as_deref(), false);
+            }
             if let Some(error) = self.input_status.take() {
+                if matches!(error, Error::DeviceLost(_)) && !self.watch.lost {
+                    self.watch.lost = true;
+                    self.set_device_state(DeviceState::Lost);
+                }
                 self.sink.error(&error);
             }
             self.finish_ended_input(queue.as_deref());
-            let now = Instant::now();
+            self.watch_input(now);
+            self.reopen_if_needed(now, queue.as_deref());
             if now >= next_level {
                 // On schedule on average; after a stall, start over rather than burst.
                 next_level += interval;
                 if next_level <= now {
                     next_level = now + interval;
                 }
-                self.emit_level();
+                if paused {
+                    self.emit_silence_level();
+                } else {
+                    self.emit_level();
+                }
             }
         }
+        // Stop the input before the final drain so that no frame arrives after it. Dropping
+        // it joins cpal's thread (or the file reader): a blocking call.
+        if let Some(input) = self.input.take() {
+            let _ = tokio::task::spawn_blocking(move || drop(input)).await;
+        }
+        if let Some(pending) = self.reopening.pending.take() {
+            pending.abort(); // a blocking open cannot be interrupted; its result is dropped
+        }
         if !self.input_ended {
+            if self.counters.paused.load(Relaxed) {
+                self.discard_paused(Instant::now());
+            }
             self.drain(queue.as_deref(), true);
             self.emit_level();
         }
+        self.counters.set_device_state(DeviceState::Off);
         if let Some(Sender {
             queue,
             mut handle,
@@ -264,6 +393,194 @@ impl PipelineTask {
                 )));
             }
         }
+    }
+
+    fn set_device_state(&self, state: DeviceState) {
+        if self.counters.device_state() == state {
+            return;
+        }
+        self.counters.set_device_state(state);
+        self.sink.device(&DeviceEvent {
+            state,
+            id: self.config.device_id.clone(),
+            name: self.config.device_name.clone(),
+        });
+    }
+
+    /// While paused the stream keeps running: its frames are taken from the ring and counted,
+    /// not resampled, chunked or sent.
+    fn discard_paused(&mut self, now: Instant) {
+        loop {
+            let n = self.ring.pop_slice(&mut self.drain_buf);
+            if n == 0 {
+                break;
+            }
+            self.counters.frames_paused.fetch_add(n as u64, Relaxed);
+        }
+        if let Some(last) = self.watch.last_tick {
+            let ms = now.duration_since(last).as_millis() as u64;
+            self.counters.paused_ms.fetch_add(ms, Relaxed);
+        }
+        self.watch.last_tick = Some(now);
+        // Silence while paused is not the device's fault.
+        self.watch.zeros_since = None;
+    }
+
+    /// After a loss or stall (with `autoReopen`): opens the device again with backoff, off the
+    /// runtime, and swaps the new stream in when it is ready.
+    fn reopen_if_needed(&mut self, now: Instant, queue: Option<&SendQueue>) {
+        let Some(reopen) = self.reopen.clone() else {
+            return;
+        };
+        if let Some(pending) = &self.reopening.pending {
+            if !pending.is_finished() {
+                return;
+            }
+            let pending = self.reopening.pending.take().expect("checked above");
+            let result = match futures_util::FutureExt::now_or_never(pending) {
+                Some(Ok(result)) => result,
+                Some(Err(e)) => Err(Error::Internal(e.to_string())),
+                None => Err(Error::Internal("reopen task not finished".into())),
+            };
+            match result {
+                Ok(opened) => self.swap_input(opened, now, queue),
+                Err(e) => {
+                    self.counters.device_reopen_failures.fetch_add(1, Relaxed);
+                    if !self.reopening.reported {
+                        self.reopening.reported = true;
+                        self.sink.error(&e.with_note("reopening the device; will keep trying"));
+                    }
+                    let delay = REOPEN_INITIAL
+                        .saturating_mul(2u32.saturating_pow(self.reopening.attempt.min(16)))
+                        .min(REOPEN_MAX);
+                    self.reopening.next_at = Some(now + delay);
+                }
+            }
+            return;
+        }
+        if !(self.watch.lost || self.watch.stalled) || self.input_ended {
+            return;
+        }
+        if self.reopening.next_at.is_some_and(|at| now < at) {
+            return;
+        }
+        self.reopening.attempt += 1;
+        self.set_device_state(DeviceState::Reopening);
+        // The old stream goes first: a device that is still half there may refuse a second open.
+        if let Some(old) = self.input.take() {
+            drop(tokio::task::spawn_blocking(move || drop(old)));
+        }
+        self.reopening.pending = Some(tokio::task::spawn_blocking(move || reopen()));
+    }
+
+    /// Continues the capture on a newly opened stream. What the old ring still held is
+    /// drained first; a new rate gets a new resampler (the old one's tail is flushed into the
+    /// same chunk sequence).
+    fn swap_input(
+        &mut self,
+        opened: crate::capture::OpenStream,
+        now: Instant,
+        queue: Option<&SendQueue>,
+    ) {
+        let rate = opened.info.sample_rate;
+        let new_rate = rate != self.config.device_rate;
+        self.drain_with(queue, new_rate, false);
+        if new_rate {
+            match StreamResampler::new(rate) {
+                Ok(r) => self.resampler = r,
+                Err(e) => {
+                    self.sink.error(&e);
+                    return;
+                }
+            }
+            self.config.device_rate = rate;
+        }
+        self.clock = CaptureClock::rebased(
+            rate,
+            self.capture_counters.frames_captured.load(Relaxed),
+            self.samples_out,
+        );
+        self.ring = opened.ring;
+        self.input_status = opened.status;
+        self.input = Some(opened.input);
+        self.config.device_id = opened.info.device_id;
+        self.config.device_name = opened.info.device_name;
+        self.counters.device_reopens.fetch_add(1, Relaxed);
+        self.reopening = Reopening::default();
+        self.watch = InputWatch {
+            last_callbacks: self.capture_counters.callbacks.load(Relaxed),
+            last_progress: Some(now),
+            ..InputWatch::default()
+        };
+        self.set_device_state(DeviceState::Running);
+    }
+
+    /// The stall watchdog: callbacks must keep arriving while the device runs.
+    fn watch_input(&mut self, now: Instant) {
+        let Some(stall_timeout) = self.config.stall_timeout else {
+            return;
+        };
+        if self.input_ended || self.watch.lost {
+            return;
+        }
+        let callbacks = self.capture_counters.callbacks.load(Relaxed);
+        let last_progress = *self.watch.last_progress.get_or_insert(now);
+        if callbacks != self.watch.last_callbacks {
+            self.watch.last_callbacks = callbacks;
+            self.watch.last_progress = Some(now);
+            if self.watch.stalled {
+                self.watch.stalled = false;
+                self.set_device_state(DeviceState::Running);
+            }
+        } else if !self.watch.stalled && now.duration_since(last_progress) >= stall_timeout {
+            self.watch.stalled = true;
+            self.counters.device_stalls.fetch_add(1, Relaxed);
+            self.set_device_state(DeviceState::Stalled);
+            self.sink.error(&Error::DeviceStalled(format!(
+                "{} delivered no audio for {} ms",
+                self.config.device_name,
+                stall_timeout.as_millis()
+            )));
+        }
+    }
+
+    /// Notes whether a drained block was all exact zeros, and warns once per run of them.
+    fn watch_zeros(&mut self, all_zero: bool, now: Instant) {
+        let Some(limit) = self.config.silence_warn else {
+            return;
+        };
+        if !all_zero {
+            self.watch.zeros_since = None;
+            self.watch.warned_zeros = false;
+            return;
+        }
+        let since = *self.watch.zeros_since.get_or_insert(now);
+        if !self.watch.warned_zeros && now.duration_since(since) >= limit {
+            self.watch.warned_zeros = true;
+            self.sink.warning(
+                Warning::AllZeroInput,
+                &format!(
+                    "{} has delivered only exact zeros for {} ms: is the microphone muted, \
+                     unplugged, or is access to it denied?",
+                    self.config.device_name,
+                    limit.as_millis()
+                ),
+            );
+        }
+    }
+
+    /// A paused capture reports silence at the level rate.
+    fn emit_silence_level(&mut self) {
+        self.meter.take();
+        let bands = self
+            .spectrum
+            .as_ref()
+            .map(|s| vec![crate::dsp::levels::DBFS_FLOOR as f32; s.band_count()]);
+        self.sink.level(LevelReading {
+            level: Level::silence(),
+            bands,
+            at_ms: wall_clock_ms(),
+        });
     }
 
     /// Sends the level since the previous call, if any audio arrived.
@@ -293,6 +610,7 @@ impl PipelineTask {
         // Frames pushed before `ended` was set may have arrived after this tick's drain.
         self.drain(queue, true);
         self.emit_level();
+        self.set_device_state(DeviceState::Ended);
         let frames = self.capture_counters.frames_captured.load(Relaxed);
         self.sink.input_end(InputEnd {
             frames,
@@ -303,6 +621,16 @@ impl PipelineTask {
     /// Moves everything in the ring through the resampler and chunker. `last` also flushes
     /// the resampler's tail and the final partial chunk.
     fn drain(&mut self, queue: Option<&SendQueue>, last: bool) {
+        self.drain_with(queue, last, last);
+    }
+
+    /// `drain`, flushing the resampler's tail and the partial chunk separately.
+    fn drain_with(
+        &mut self,
+        queue: Option<&SendQueue>,
+        flush_resampler: bool,
+        flush_chunker: bool,
+    ) {
         let Self {
             ring,
             resampler,
@@ -351,25 +679,34 @@ impl PipelineTask {
             chunker.push(samples, &mut on_chunk);
         };
         let mut clipped = false;
+        let mut drained = 0;
+        let mut all_zero = true;
         loop {
             let n = ring.pop_slice(drain_buf);
             if n == 0 {
                 break;
             }
+            drained += n;
+            all_zero &= drain_buf[..n].iter().all(|&s| s == 0.0);
             clipped |= reaches_clip_level(&drain_buf[..n]);
             resampler.process(&drain_buf[..n], &mut on_samples);
         }
         capture_counters
             .ring_fill
             .store(ring.occupied_len() as u64, Relaxed);
-        if last {
+        if flush_resampler {
             resampler.flush(&mut on_samples);
+        }
+        if flush_chunker {
             if let Some(chunk) = chunker.flush() {
                 on_chunk(chunk);
             }
         }
         if clipped {
             meter.mark_clipped();
+        }
+        if drained > 0 {
+            self.watch_zeros(all_zero, Instant::now());
         }
     }
 }
@@ -432,6 +769,8 @@ mod tests {
         }
         fn transcription(&self, _: Transcription) {}
         fn daemon(&self, _: &LinkEvent) {}
+        fn warning(&self, _: Warning, _: &str) {}
+        fn device(&self, _: &DeviceEvent) {}
         fn input_end(&self, end: InputEnd) {
             let chunks = self.seqs.lock().unwrap().len();
             self.ends.lock().unwrap().push((end, chunks));
@@ -492,6 +831,7 @@ mod tests {
         let events = Arc::new(Events::default());
         let (recorder, link) = recorder_link();
         let pipeline = spawn(
+            None,
             opened.ring,
             config,
             capture,
@@ -587,6 +927,8 @@ mod tests {
         fn transcription(&self, _: Transcription) {}
         fn daemon(&self, _: &LinkEvent) {}
         fn input_end(&self, _: InputEnd) {}
+        fn warning(&self, _: Warning, _: &str) {}
+        fn device(&self, _: &DeviceEvent) {}
     }
 
     #[test]
@@ -598,6 +940,7 @@ mod tests {
             let counters = Arc::new(PipelineCounters::default());
             let mut config = PipelineConfig::new(rate, 100, 600_000);
             config.spectrum_bands = 32;
+            config.silence_warn = Some(Duration::from_secs(3));
             let queue = SendQueue::new(config.send_queue_capacity, counters.clone());
             let mut task = PipelineTask {
                 ring,
@@ -609,6 +952,10 @@ mod tests {
                 drain_buf: vec![0.0; 8192],
                 samples_out: 0,
                 input_ended: false,
+                watch: InputWatch::default(),
+                input: None,
+                reopen: None,
+                reopening: Reopening::default(),
                 capture_counters: capture_counters.clone(),
                 counters: counters.clone(),
                 input_status: Arc::new(InputStatus::default()),
@@ -655,6 +1002,7 @@ mod tests {
         let events = Arc::new(Events::default());
         let (recorder, link) = recorder_link();
         let pipeline = spawn(
+            None,
             cons,
             PipelineConfig::new(rate, 100, 30_000),
             capture.clone(),
