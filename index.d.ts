@@ -40,6 +40,12 @@ export interface AudioCaptureOptions {
    * support rejects `startCapture()` with `E_UNSUPPORTED_CONFIG` listing what it supports.
    */
   sampleRate?: number
+  /**
+   * Audio host: `alsa` or `pulseaudio` (PulseAudio, or PipeWire through pipewire-pulse).
+   * Default: the host a `device` id names (`alsa:...`), else PulseAudio when a server answers,
+   * else ALSA. An unavailable host rejects `startCapture()` with `E_NO_DEVICE`.
+   */
+  host?: string
   /** Ask the device for this many channels (1–64); as `sampleRate`. Downmixed to mono either way. */
   channels?: number
   /**
@@ -426,8 +432,12 @@ export interface LevelEvent {
   atMs: number
 }
 
-/** Lists the audio input devices. Runs off the JS thread and prints nothing. */
-export declare function listInputDevices(): Promise<Array<InputDevice>>
+/**
+ * Lists the audio input devices of a host (`host`: `alsa`, `pulseaudio`; default: the one
+ * a capture would use, PulseAudio when a server answers, else ALSA). Runs off the JS thread
+ * and prints nothing.
+ */
+export declare function listInputDevices(options?: { host?: string }): Promise<Array<InputDevice>>
 
 /**
  * Asks a Super STT 0.2+ daemon for a session token (`POST /v1/auth/request`). The daemon

@@ -51,8 +51,24 @@ async function use(): Promise<void> {
   void [reasons, connected]
   const capturing: boolean = capture.isCapturing
   void [n, capturing]
+  capture.pause()
+  capture.resume()
+  const isPaused: boolean = capture.isPaused
+  void isPaused
+  capture
+    .on('warning', (w) => void (w.code satisfies 'W_ALL_ZERO_INPUT'))
+    .on('device', (d) => {
+      const state: 'running' | 'stalled' | 'lost' | 'reopening' | 'ended' = d.state
+      void [state, d.id, d.name]
+    })
+  new AudioCapture({ host: 'pulseaudio', sampleRate: 48000, channels: 2, stallTimeoutMs: 2000, autoReopen: true, silenceWarnMs: 0 })
+  const listed = await listInputDevices({ host: 'alsa' })
+  void [listed[0]?.sampleFormats, listed[0]?.host]
+  void [stats.pausedMs, stats.framesPaused, stats.deviceReopens, stats.deviceState satisfies string]
   await capture.stopCapture()
 
+  // @ts-expect-error: sampleRate is a number
+  new AudioCapture({ sampleRate: '48000' })
   // @ts-expect-error: a level listener does not receive chunks
   capture.on('level', (c: ChunkEvent) => void c.samples)
   // @ts-expect-error: unknown event names are rejected

@@ -25,6 +25,7 @@ commands:
               --record WAV    write the audio it receives to a WAV file
               --quiet         no per-chunk lines
   devices   list input devices
+              --host NAME     alsa or pulseaudio (default: the one a capture uses)
   help      this text
 `
 
@@ -46,7 +47,7 @@ const COMMANDS = {
     flags: { protocol: 'string', socket: 'string', token: 'string', record: 'string', quiet: 'boolean' },
     run: (f) => require('../cli/daemon.js').daemon(f),
   },
-  devices: { flags: {}, run: () => require('../cli/devices.js').devices() },
+  devices: { flags: { host: 'string' }, run: (f) => require('../cli/devices.js').devices(f) },
   help: {
     flags: {},
     run: async () => {

@@ -40,6 +40,12 @@ export interface AudioCaptureOptions {
    * support rejects `startCapture()` with `E_UNSUPPORTED_CONFIG` listing what it supports.
    */
   sampleRate?: number
+  /**
+   * Audio host: `alsa` or `pulseaudio` (PulseAudio, or PipeWire through pipewire-pulse).
+   * Default: the host a `device` id names (`alsa:...`), else PulseAudio when a server answers,
+   * else ALSA. An unavailable host rejects `startCapture()` with `E_NO_DEVICE`.
+   */
+  host?: string
   /** Ask the device for this many channels (1–64); as `sampleRate`. Downmixed to mono either way. */
   channels?: number
   /**

@@ -43,14 +43,27 @@ pub struct InputDevice {
     pub host: String,
 }
 
-/// Lists the audio input devices. Runs off the JS thread and prints nothing.
-#[napi(ts_return_type = "Promise<Array<InputDevice>>")]
-pub fn list_input_devices(env: &Env) -> Result<PromiseRaw<'_, Vec<InputDevice>>> {
+/// Lists the audio input devices of a host (`host`: `alsa`, `pulseaudio`; default: the one
+/// a capture would use, PulseAudio when a server answers, else ALSA). Runs off the JS thread
+/// and prints nothing.
+#[napi(
+    ts_args_type = "options?: { host?: string }",
+    ts_return_type = "Promise<Array<InputDevice>>"
+)]
+pub fn list_input_devices<'env>(
+    env: &'env Env,
+    options: Option<Object<'_>>,
+) -> Result<PromiseRaw<'env, Vec<InputDevice>>> {
+    let host = options::parse_list_options(options);
     env.spawn_future_with_callback(
-        async {
-            let listed = tokio::task::spawn_blocking(capture::list_input_devices)
-                .await
-                .unwrap_or_else(|e| Err(CoreError::Internal(e.to_string())));
+        async move {
+            let Ok(host) = host else {
+                return Ok(host.map(|_| Vec::new()));
+            };
+            let listed =
+                tokio::task::spawn_blocking(move || capture::list_input_devices(host.as_deref()))
+                    .await
+                    .unwrap_or_else(|e| Err(CoreError::Internal(e.to_string())));
             Ok(listed)
         },
         |env, listed| match listed {

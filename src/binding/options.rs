@@ -33,6 +33,7 @@ const KNOWN: &[&str] = &[
     "device",
     "sampleRate",
     "channels",
+    "host",
     "stallTimeoutMs",
     "autoReopen",
     "silenceWarnMs",
@@ -283,11 +284,15 @@ pub fn parse_options(options: Option<Object<'_>>) -> std::result::Result<Capture
     if let Some(v) = get("channels")? {
         request.channels = Some(integer_in("channels", v, CHANNELS)? as u16);
     }
+    if let Some(v) = get("host")? {
+        request.host = Some(host_name(v)?);
+    }
     if let Some(v) = get("input")? {
         for (name, given) in [
             ("device", request.device.is_some()),
             ("sampleRate", request.sample_rate.is_some()),
             ("channels", request.channels.is_some()),
+            ("host", request.host.is_some()),
         ] {
             if given {
                 return Err(CoreError::invalid_option(
@@ -380,6 +385,31 @@ fn check_daemon_paths(config: &CaptureConfig) -> std::result::Result<(), CoreErr
         check_socket_option("httpSocketPath", &config.http_socket_path)?;
     }
     Ok(())
+}
+
+/// One of the audio hosts this build has.
+pub fn host_name(value: Unknown<'_>) -> std::result::Result<String, CoreError> {
+    let name = non_empty_string("host", value, 32)?;
+    let known = crate::capture::host_names();
+    if known.contains(&name) {
+        Ok(name)
+    } else {
+        Err(CoreError::invalid_option(
+            "host",
+            format!("must be one of {} (got {name:?})", known.join(", ")),
+        ))
+    }
+}
+
+/// `listInputDevices({ host })`.
+pub fn parse_list_options(
+    options: Option<Object<'_>>,
+) -> std::result::Result<Option<String>, CoreError> {
+    let Some(options) = options else {
+        return Ok(None);
+    };
+    checked_object(&options, "listInputDevices options", &["host"])?;
+    property(&options, "host")?.map(host_name).transpose()
 }
 
 /// A bearer token: printable ASCII without spaces, as an HTTP header value needs.

@@ -43,6 +43,9 @@ pub struct InputDeviceInfo {
 /// A device and, optionally, the configuration to ask of it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeviceRequest {
+    /// An audio host by name (`alsa`, `pulseaudio`); `None` = the device id's host, else
+    /// cpal's preference (PulseAudio when a server answers, else ALSA).
+    pub host: Option<String>,
     /// An id or exact name from [`list_input_devices`]; `None` = the system default.
     pub device: Option<String>,
     pub sample_rate: Option<u32>,
@@ -155,11 +158,42 @@ fn device_name(device: &cpal::Device) -> String {
         .unwrap_or_else(|_| device_id(device).unwrap_or_default())
 }
 
-/// Lists input devices of the default host. Blocking (ALSA probes devices): call it off the
-/// JS thread.
-pub fn list_input_devices() -> Result<Vec<InputDeviceInfo>> {
+/// The names of the audio hosts this build has, e.g. `alsa`, `pulseaudio`.
+pub fn host_names() -> Vec<String> {
+    cpal::ALL_HOSTS.iter().map(|h| h.to_string()).collect()
+}
+
+/// The host to use: `requested` by name, else the one a device id names (`alsa:default`),
+/// else cpal's preference. Blocking: connecting to a sound server can take a moment.
+pub fn host_for(requested: Option<&str>, device: Option<&str>) -> Result<cpal::Host> {
+    let from_device = device
+        .and_then(|d| d.split_once(':'))
+        .map(|(h, _)| h)
+        .filter(|h| cpal::ALL_HOSTS.iter().any(|id| id.to_string() == *h));
+    let Some(name) = requested.or(from_device) else {
+        return Ok(cpal::default_host());
+    };
+    let id = cpal::ALL_HOSTS
+        .iter()
+        .find(|id| id.to_string() == name)
+        .ok_or_else(|| {
+            Error::invalid_option(
+                "host",
+                format!(
+                    "unknown host {name:?}; this build has {}",
+                    host_names().join(", ")
+                ),
+            )
+        })?;
+    cpal::host_from_id(*id)
+        .map_err(|e| Error::NoDevice(format!("the {name} audio host is not available: {e}")))
+}
+
+/// Lists input devices of a host (see [`host_for`]). Blocking (ALSA probes devices): call it
+/// off the JS thread.
+pub fn list_input_devices(host: Option<&str>) -> Result<Vec<InputDeviceInfo>> {
     mute_alsa_errors();
-    let host = cpal::default_host();
+    let host = host_for(host, None)?;
     let host_name = host.id().to_string();
     let default_id = host.default_input_device().and_then(|d| device_id(&d));
     let devices = host
@@ -325,10 +359,18 @@ fn describe_ranges(ranges: &[cpal::SupportedStreamConfigRange]) -> String {
 /// it off the JS thread.
 fn open_input(request: &DeviceRequest, counters: Arc<CaptureCounters>) -> Result<OpenStream> {
     mute_alsa_errors();
-    let host = cpal::default_host();
+    let host = host_for(request.host.as_deref(), request.device.as_deref())?;
     let device = find_device(&host, request.device.as_deref())?;
     let supported = choose_config(&device, request)?;
-    let config = supported.config();
+    let mut config = supported.config();
+    if host.id().to_string() == "pulseaudio" {
+        // The server's default record fragment is about 2 s: audio would arrive in 2 s bursts
+        // that nearly fill the ring. Ask for 10 ms fragments instead.
+        if let cpal::SupportedBufferSize::Range { min, max } = supported.buffer_size() {
+            let frames = (config.sample_rate / 100).clamp(*min, *max);
+            config.buffer_size = cpal::BufferSize::Fixed(frames);
+        }
+    }
     let (producer, consumer, capacity) = ring_for(config.sample_rate);
     let status = Arc::new(InputStatus::default());
     let format = supported.sample_format();
@@ -381,6 +423,15 @@ fn open_input(request: &DeviceRequest, counters: Arc<CaptureCounters>) -> Result
     })
 }
 
+/// A stream error from cpal: the device gone is `E_DEVICE_LOST` (the pipeline then reopens
+/// it), anything else (an overrun, a driver error) `E_DEVICE`.
+fn stream_error(err: &cpal::Error) -> Error {
+    match err.kind() {
+        cpal::ErrorKind::DeviceNotAvailable => Error::DeviceLost(err.to_string()),
+        _ => Error::Device(err.to_string()),
+    }
+}
+
 fn build_stream<T>(
     device: &cpal::Device,
     config: cpal::StreamConfig,
@@ -399,12 +450,7 @@ where
             config,
             move |data: &[T], _| processor.process(data),
             // cpal's error callback, not the data path: a rare event.
-            move |err: cpal::Error| {
-                status.report(match err.kind() {
-                    cpal::ErrorKind::DeviceNotAvailable => Error::DeviceLost(err.to_string()),
-                    _ => Error::Device(err.to_string()),
-                })
-            },
+            move |err: cpal::Error| status.report(stream_error(&err)),
             None,
         )
         .map_err(|e| match e.kind() {
@@ -418,3 +464,18 @@ where
 
 #[cfg(test)]
 mod realtime_alloc_tests;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vanished_device_is_lost_and_other_stream_errors_are_device_errors() {
+        let gone = cpal::Error::with_message(cpal::ErrorKind::DeviceNotAvailable, "unplugged");
+        let e = stream_error(&gone);
+        assert_eq!(e.code(), "E_DEVICE_LOST");
+        assert!(e.to_string().contains("unplugged"), "{e}");
+        let xrun = cpal::Error::new(cpal::ErrorKind::Xrun);
+        assert_eq!(stream_error(&xrun).code(), "E_DEVICE");
+    }
+}

@@ -448,7 +448,8 @@ impl PipelineTask {
                     self.counters.device_reopen_failures.fetch_add(1, Relaxed);
                     if !self.reopening.reported {
                         self.reopening.reported = true;
-                        self.sink.error(&e.with_note("reopening the device; will keep trying"));
+                        self.sink
+                            .error(&e.with_note("reopening the device; will keep trying"));
                     }
                     let delay = REOPEN_INITIAL
                         .saturating_mul(2u32.saturating_pow(self.reopening.attempt.min(16)))
@@ -755,6 +756,8 @@ mod tests {
         levels: Mutex<Vec<(Instant, LevelReading)>>,
         /// Chunks seen when each input end arrived.
         ends: Mutex<Vec<(InputEnd, usize)>>,
+        errors: Mutex<Vec<&'static str>>,
+        devices: Mutex<Vec<DeviceState>>,
     }
 
     impl EventSink for Events {
@@ -765,12 +768,14 @@ mod tests {
             self.levels.lock().unwrap().push((Instant::now(), level));
         }
         fn error(&self, e: &Error) {
-            panic!("unexpected error event: {e}");
+            self.errors.lock().unwrap().push(e.code());
         }
         fn transcription(&self, _: Transcription) {}
         fn daemon(&self, _: &LinkEvent) {}
         fn warning(&self, _: Warning, _: &str) {}
-        fn device(&self, _: &DeviceEvent) {}
+        fn device(&self, event: &DeviceEvent) {
+            self.devices.lock().unwrap().push(event.state);
+        }
         fn input_end(&self, end: InputEnd) {
             let chunks = self.seqs.lock().unwrap().len();
             self.ends.lock().unwrap().push((end, chunks));
@@ -789,16 +794,20 @@ mod tests {
 
     /// A stereo 44.1 kHz 16-bit WAV of a 1 kHz tone at −6 dBFS.
     fn tone_file(name: &str, frames: usize) -> std::path::PathBuf {
+        tone_file_at(name, frames, 44_100)
+    }
+
+    fn tone_file_at(name: &str, frames: usize, rate: u32) -> std::path::PathBuf {
         let path = std::env::temp_dir().join(format!("stt-pipeline-{}-{name}", std::process::id()));
         let spec = hound::WavSpec {
             channels: 2,
-            sample_rate: 44_100,
+            sample_rate: rate,
             bits_per_sample: 16,
             sample_format: hound::SampleFormat::Int,
         };
         let mut w = hound::WavWriter::create(&path, spec).unwrap();
         for i in 0..frames {
-            let v = 0.5 * (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / 44_100.0).sin();
+            let v = 0.5 * (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / rate as f64).sin();
             let s = (v * 32768.0).round() as i16;
             w.write_sample(s).unwrap();
             w.write_sample(s).unwrap();
@@ -852,6 +861,98 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         panic!("the input never ended");
+    }
+
+    #[tokio::test]
+    async fn a_lost_input_is_reopened_at_another_rate_and_the_chunks_carry_on() {
+        let first = tone_file_at("lost-a.wav", 44_100 * 5, 44_100);
+        let second = tone_file_at("lost-b.wav", 48_000 * 5, 48_000);
+        let capture = Arc::new(CaptureCounters::default());
+        let file = |path: &std::path::Path| {
+            crate::capture::Source::File(crate::capture::FileSource {
+                path: path.to_owned(),
+                realtime: true,
+                looped: false,
+            })
+        };
+        let opened = crate::capture::open(&file(&first), capture.clone()).unwrap();
+        let status = opened.status.clone();
+        let attempts = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let reopen: Reopen = {
+            let (source, capture, attempts) = (file(&second), capture.clone(), attempts.clone());
+            // The first attempt fails, as a device that is not back yet would.
+            Arc::new(move || {
+                if attempts.fetch_add(1, Relaxed) == 0 {
+                    return Err(Error::NoDevice("not back yet".into()));
+                }
+                crate::capture::open(&source, capture.clone())
+            })
+        };
+        let config = PipelineConfig::new(opened.info.sample_rate, 100, 30_000);
+        let counters = Arc::new(PipelineCounters::default());
+        let events = Arc::new(Events::default());
+        let (recorder, link) = recorder_link();
+        let pipeline = spawn(
+            Some(Input {
+                handle: opened.input,
+                reopen: Some(reopen),
+            }),
+            opened.ring,
+            config,
+            capture.clone(),
+            counters.clone(),
+            opened.status,
+            events.clone(),
+            Some(link),
+        )
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        status.report(Error::DeviceLost("unplugged".into()));
+        for _ in 0..400 {
+            if counters.device_reopens.load(Relaxed) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(counters.device_reopens.load(Relaxed), 1);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        pipeline.stop().await;
+        use DeviceState::*;
+        assert_eq!(
+            *events.devices.lock().unwrap(),
+            [Running, Lost, Reopening, Running],
+            "a failed attempt, then one that worked"
+        );
+        assert_eq!(
+            *events.errors.lock().unwrap(),
+            ["E_DEVICE_LOST", "E_NO_DEVICE"]
+        );
+        assert_eq!(counters.device_reopen_failures.load(Relaxed), 1);
+        assert_eq!(attempts.load(Relaxed), 2);
+        let seqs = events.seqs.lock().unwrap().clone();
+        assert!(seqs.len() >= 8, "{seqs:?}");
+        assert_eq!(
+            seqs,
+            (0..seqs.len() as u64).collect::<Vec<_>>(),
+            "one sequence"
+        );
+        let sent: usize = recorder.chunks.lock().unwrap().iter().map(Vec::len).sum();
+        assert_eq!(sent as u64, counters.samples_emitted.load(Relaxed));
+        // The 48 kHz stream went through a new resampler: its tone is still 1 kHz at −6 dBFS.
+        let chunks = recorder.chunks.lock().unwrap();
+        let last = &chunks[chunks.len() - 2];
+        let peak = last.iter().fold(0f32, |m, s| m.max(s.abs()));
+        assert!((peak - 0.5).abs() < 0.01, "peak {peak}");
+        let crossings = last
+            .windows(2)
+            .filter(|w| w[0] < 0.0 && w[1] >= 0.0)
+            .count();
+        assert!(
+            (99..=101).contains(&crossings),
+            "{crossings} cycles in 100 ms"
+        );
+        let _ = std::fs::remove_file(first);
+        let _ = std::fs::remove_file(second);
     }
 
     #[tokio::test]

@@ -1,0 +1,45 @@
+'use strict'
+// Captures for a while on one audio host and reports what it measured (for the PulseAudio
+// test and `npm run bench:hosts`). argv: host ('' = default), warm-up ms, measured ms.
+const { AudioCapture } = require('../../index.js')
+
+const [host, warmupMs, measureMs] = [process.argv[2], Number(process.argv[3] ?? 1500), Number(process.argv[4] ?? 3000)]
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+async function main() {
+  const capture = new AudioCapture({ daemon: false, ...(host ? { host } : {}) })
+  const levels = []
+  const errors = []
+  capture.on('level', (l) => levels.push(l)).on('error', (e) => errors.push(e.code))
+  const t0 = performance.now()
+  await capture.startCapture()
+  const startMs = performance.now() - t0
+  await sleep(warmupMs)
+  const cpu0 = process.cpuUsage()
+  const w0 = performance.now()
+  const levelsBefore = levels.length
+  const frames0 = capture.stats().framesCaptured
+  await sleep(measureMs)
+  const frames = capture.stats().framesCaptured - frames0
+  const cpu = process.cpuUsage(cpu0)
+  const wall = performance.now() - w0
+  const s = capture.stats()
+  await capture.stopCapture()
+  const measured = levels.slice(levelsBefore)
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)
+  process.stdout.write(
+    `${JSON.stringify({
+      host: host || 'default',
+      device: s.deviceSampleRate ? `${s.deviceSampleRate} Hz ${s.deviceChannels} ch ${s.sampleFormat}` : '',
+      startMs: Math.round(startMs),
+      cpuPercent: ((cpu.user + cpu.system) / 1000 / wall) * 100,
+      callbacksPerSecond: s.callbacks / ((performance.now() - t0) / 1000),
+      rmsDbfs: mean(measured.map((l) => l.rmsDbfs)),
+      framesPerSecond: frames / ((performance.now() - w0) / 1000),
+      ringHighWater: s.ringHighWater,
+      framesDropped: s.framesDropped,
+      errors,
+    })}\n`,
+  )
+}
+main()
