@@ -16,5 +16,7 @@ fn main() {
             }
         }
         build.compile("stt_capture_mute_alsa");
+        // dlopen for the libjack silencer (part of libc since glibc 2.34; libdl before).
+        println!("cargo:rustc-link-lib=dl");
     }
 }
