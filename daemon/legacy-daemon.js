@@ -8,6 +8,7 @@
 const net = require('node:net')
 const crypto = require('node:crypto')
 const { WavWriter } = require('./wav-writer.js')
+const { concat } = require('./concat.js')
 const { prepareSocketPath, listenOn, removeSocketFile } = require('./unix-socket.js')
 
 const MAX_FRAME = 100 * 1024 * 1024
@@ -22,15 +23,6 @@ function releaseMessage(message) {
   return i === -1 ? message : message.slice(0, i)
 }
 
-function concat(chunks) {
-  const out = new Float32Array(chunks.reduce((n, c) => n + c.length, 0))
-  let i = 0
-  for (const c of chunks) {
-    out.set(c, i)
-    i += c.length
-  }
-  return out
-}
 
 function frame(obj) {
   const body = Buffer.from(JSON.stringify(obj), 'utf8')
@@ -363,11 +355,11 @@ async function startLegacyDaemon(socketPath, options = {}) {
     recorder,
     /** Samples of the current session of `clientId`, concatenated. */
     sessionSamples(clientId) {
-      return concat(record.sessions.get(clientId)?.samples ?? [])
+      return concat(record.sessions.get(clientId)?.samples ?? [], Float32Array)
     },
     /** Every sample ever accepted for `clientId`, concatenated. */
     allSamples(clientId) {
-      return concat(record.audio.get(clientId) ?? [])
+      return concat(record.audio.get(clientId) ?? [], Float32Array)
     },
     /** Sizes of the accepted audio chunks of `clientId`, in order. */
     chunkSizes(clientId) {

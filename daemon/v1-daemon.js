@@ -12,6 +12,7 @@ const http = require('node:http')
 const crypto = require('node:crypto')
 const { WebSocketServer } = require('ws')
 const { WavWriter } = require('./wav-writer.js')
+const { concat } = require('./concat.js')
 const { prepareSocketPath, listenOn, removeSocketFile } = require('./unix-socket.js')
 
 const REALTIME_PATH = '/v1/transcribe/realtime'
@@ -32,15 +33,6 @@ function refuseUpgrade(socket, status, body) {
   )
 }
 
-function concat(chunks) {
-  const out = new Int16Array(chunks.reduce((n, c) => n + c.length, 0))
-  let i = 0
-  for (const c of chunks) {
-    out.set(c, i)
-    i += c.length
-  }
-  return out
-}
 
 /**
  * Starts a v1 daemon on `socketPath`. Options:
@@ -322,7 +314,7 @@ async function startV1Daemon(socketPath, options = {}) {
     /** The s16 samples of session `i` (default: every session), concatenated. */
     samples(i) {
       const sessions = i === undefined ? record.sessions : [record.sessions[i]]
-      return concat(sessions.flatMap((s) => s.chunks))
+      return concat(sessions.flatMap((s) => s.chunks), Int16Array)
     },
     /** Sends `{"type":"error","message"}` to every open session. */
     sendError(message) {
