@@ -429,9 +429,9 @@ impl PipelineTask {
     /// After a loss or stall (with `autoReopen`): opens the device again with backoff, off the
     /// runtime, and swaps the new stream in when it is ready.
     fn reopen_if_needed(&mut self, now: Instant, queue: Option<&SendQueue>) {
-        let Some(reopen) = self.reopen.clone() else {
+        if self.reopen.is_none() {
             return;
-        };
+        }
         if let Some(pending) = &self.reopening.pending {
             if !pending.is_finished() {
                 return;
@@ -471,6 +471,10 @@ impl PipelineTask {
         if let Some(old) = self.input.take() {
             drop(tokio::task::spawn_blocking(move || drop(old)));
         }
+        // Cloned only here: this runs every tick.
+        let Some(reopen) = self.reopen.clone() else {
+            return;
+        };
         self.reopening.pending = Some(tokio::task::spawn_blocking(move || reopen()));
     }
 
