@@ -13,7 +13,7 @@ const { rms, toneAmplitude, zeroCrossingFrequency, concatSamples } = require('./
 
 // ALSA reads its configuration once: point it at the virtual microphone before the addon loads.
 const mic = setupVirtualMic()
-const { AudioCapture, listInputDevices } = require('../index.js')
+const { AudioCapture, listInputDevices, requestToken } = require('../index.js')
 
 const AMPLITUDE = 0.5
 const FREQ = 440
@@ -301,4 +301,23 @@ test('bad options and event names throw E_INVALID_OPTION naming the option', () 
   assert.throws(() => capture.on('chunks', () => {}), (e) => e.code === 'E_INVALID_OPTION' && /chunks/.test(e.message))
   assert.match(capture.clientId, /^stt-capture-/)
   assert.notEqual(new AudioCapture().clientId, new AudioCapture().clientId)
+})
+
+test('options that are not an object and listeners that are not functions are E_INVALID_OPTION saying so', () => {
+  const refused = (f, pattern) =>
+    assert.throws(f, (e) => e instanceof Error && e.code === 'E_INVALID_OPTION' && pattern.test(e.message), String(f))
+  refused(() => new AudioCapture('x'), /`options`: must be an object \(got a string\)/)
+  refused(() => new AudioCapture(42), /must be an object \(got a number\)/)
+  refused(() => new AudioCapture([]), /must be an object \(got an array\)/)
+  refused(() => new AudioCapture({ chunkMs: () => 100 }), /chunkMs/)
+  const capture = new AudioCapture({ daemon: false })
+  refused(() => capture.on('chunk', 42), /`listener`: must be a function \(got a number\)/)
+  refused(() => capture.on('chunk'), /must be a function \(got undefined\)/)
+  refused(() => capture.off('level', 'f'), /must be a function \(got a string\)/)
+  refused(() => capture.on(7, () => {}), /`event`: must be an event name .*chunk.*; got a number/)
+  // Module functions take the same care.
+  return Promise.all([
+    assert.rejects(listInputDevices('alsa'), { code: 'E_INVALID_OPTION' }),
+    assert.rejects(requestToken('me'), { code: 'E_INVALID_OPTION' }),
+  ])
 })

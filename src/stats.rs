@@ -160,23 +160,17 @@ impl DeviceState {
     }
 }
 
-/// Bumped by the pipeline and sender tasks.
+/// Bumped by the pipeline task: what it made of the audio, and what the device did.
+/// Counters only count: control (pausing) lives in `session::Control`.
 #[derive(Debug, Default)]
 pub struct PipelineCounters {
     pub chunks_emitted: AtomicU64,
     pub samples_emitted: AtomicU64,
-    delivery: Mutex<Delivery>,
-    link_state: AtomicU8,
-    /// The protocol of the last session opened (`legacy` or `v1`), empty before one.
-    daemon_protocol: Mutex<&'static str>,
-    /// `error` messages the daemon sent about our session.
-    pub daemon_errors: AtomicU64,
-    /// Set by `pause()`, read by the pipeline task each tick.
-    pub paused: std::sync::atomic::AtomicBool,
     /// Time spent paused, ms.
     pub paused_ms: AtomicU64,
     /// Device frames discarded while paused.
     pub frames_paused: AtomicU64,
+    /// Published by the supervisor, which keeps its own copy: never read back to decide.
     device_state: AtomicU8,
     /// Times the device stopped delivering callbacks for `stallTimeoutMs`.
     pub device_stalls: AtomicU64,
@@ -184,6 +178,27 @@ pub struct PipelineCounters {
     pub device_reopens: AtomicU64,
     /// Reopen attempts that failed.
     pub device_reopen_failures: AtomicU64,
+}
+
+impl PipelineCounters {
+    pub fn set_device_state(&self, state: DeviceState) {
+        self.device_state.store(state as u8, Relaxed);
+    }
+
+    pub fn device_state(&self) -> DeviceState {
+        DeviceState::from_u8(self.device_state.load(Relaxed))
+    }
+}
+
+/// Bumped by the daemon link and the send queue.
+#[derive(Debug, Default)]
+pub struct DeliveryCounters {
+    delivery: Mutex<Delivery>,
+    link_state: AtomicU8,
+    /// The protocol of the last session opened (`legacy` or `v1`), empty before one.
+    daemon_protocol: Mutex<&'static str>,
+    /// `error` messages the daemon sent about our session.
+    pub daemon_errors: AtomicU64,
     /// Successful reconnections after the link was lost.
     pub reconnects: AtomicU64,
     /// Connection attempts that failed.
@@ -191,17 +206,13 @@ pub struct PipelineCounters {
     /// Sends that failed, including ones retried later.
     pub send_attempts_failed: AtomicU64,
     pub transcriptions: AtomicU64,
-    pub chunk_events_dropped: AtomicU64,
-    pub level_events_dropped: AtomicU64,
-    pub error_events_dropped: AtomicU64,
-    pub other_events_dropped: AtomicU64,
     /// From sending a chunk to the daemon's reply.
     pub send_latency: LatencyHistogram,
     /// From a chunk's last captured sample to the daemon's reply.
     pub delivery_latency: LatencyHistogram,
 }
 
-impl PipelineCounters {
+impl DeliveryCounters {
     /// Updates the delivery counts in one critical section. Not for the audio thread.
     pub fn update_delivery<R>(&self, f: impl FnOnce(&mut Delivery) -> R) -> R {
         // The closures only do arithmetic: a poisoned lock still holds consistent counts.
@@ -218,14 +229,6 @@ impl PipelineCounters {
 
     pub fn link_state(&self) -> LinkState {
         LinkState::from_u8(self.link_state.load(Relaxed))
-    }
-
-    pub fn set_device_state(&self, state: DeviceState) {
-        self.device_state.store(state as u8, Relaxed);
-    }
-
-    pub fn device_state(&self) -> DeviceState {
-        DeviceState::from_u8(self.device_state.load(Relaxed))
     }
 
     pub fn set_daemon_protocol(&self, protocol: &'static str) {

@@ -1,67 +1,23 @@
-//! Delivery of pipeline events to JS listeners. Each listener is a weak
+//! Delivery of core [`Event`]s to JS listeners, and their JS shapes. Each listener is a weak
 //! `ThreadsafeFunction` (it does not keep Node alive) with a bounded queue; a full queue drops
-//! the event and counts it. Levels are latest-wins instead: at most one queued call per
-//! listener, which delivers whatever level is newest when JS runs it. Never called from the
-//! audio callback.
+//! the event and the core counts it. Levels are latest-wins instead: at most one queued call
+//! per listener, which delivers whatever level is newest when JS runs it. Never called from
+//! the audio callback.
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
-use crate::dsp::chunker::Chunk;
 use crate::error::Error as CoreError;
-use crate::pipeline::link::LinkEvent;
-use crate::pipeline::{EventSink, InputEnd, LevelReading, Warning};
-use crate::stats::PipelineCounters;
-use crate::transport::Transcription;
+use crate::events::{Event, EventKind, EventSink, LevelReading};
 
 /// Events queued per listener before new ones are dropped (and counted).
 pub const LISTENER_QUEUE: usize = 64;
 
 pub type ListenerFn =
     ThreadsafeFunction<JsEvent, Unknown<'static>, JsEvent, Status, false, true, LISTENER_QUEUE>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    Chunk,
-    Level,
-    Error,
-    Transcription,
-    Daemon,
-    End,
-    Warning,
-    Device,
-}
-
-impl EventKind {
-    pub const NAMES: [&'static str; 8] = [
-        "chunk",
-        "level",
-        "error",
-        "transcription",
-        "daemon",
-        "end",
-        "warning",
-        "device",
-    ];
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "chunk" => Self::Chunk,
-            "level" => Self::Level,
-            "error" => Self::Error,
-            "transcription" => Self::Transcription,
-            "daemon" => Self::Daemon,
-            "end" => Self::End,
-            "warning" => Self::Warning,
-            "device" => Self::Device,
-            _ => return None,
-        })
-    }
-}
 
 /// A chunk of 16 kHz mono audio, exactly `chunkMs` long except the last one of a capture.
 #[napi(object)]
@@ -164,16 +120,11 @@ pub struct DeviceEvent {
     pub name: String,
 }
 
+/// What a listener's thread-safe function carries to the JS thread.
 pub enum JsEvent {
-    Chunk(Chunk, f64),
+    Event(Event),
     /// Delivered as whatever the slot holds when JS runs the call: the latest level.
     Level(Arc<LatestLevel>),
-    Error(&'static str, String),
-    Transcription(Transcription),
-    Daemon(LinkEvent),
-    End(InputEnd),
-    Warning(&'static str, String),
-    Device(crate::pipeline::DeviceEvent),
 }
 
 /// Latest-wins delivery of levels to one listener: at most one call is queued; a newer level
@@ -243,88 +194,102 @@ pub fn to_napi_error(env: &Env, error: &CoreError) -> Error {
     }
 }
 
+fn level_event(reading: LevelReading) -> LevelEvent {
+    let LevelReading {
+        level: l,
+        bands,
+        at_ms,
+    } = reading;
+    LevelEvent {
+        rms: l.rms,
+        peak: l.peak,
+        rms_dbfs: l.rms_dbfs,
+        peak_dbfs: l.peak_dbfs,
+        clipped: l.clipped,
+        bands: bands.map(Float32Array::new),
+        at_ms,
+    }
+}
+
+/// Converts a napi object to a JS value.
+///
+/// # Safety
+/// `env` must be the live env of the JS thread this runs on.
+unsafe fn js<T: ToNapiValue>(env: sys::napi_env, value: T) -> Result<sys::napi_value> {
+    // SAFETY: the caller's contract.
+    unsafe { T::to_napi_value(env, value) }
+}
+
 impl ToNapiValue for JsEvent {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
-        match val {
-            JsEvent::Chunk(chunk, captured_at_ms) => {
-                let event = ChunkEvent {
-                    seq: chunk.seq as u32,
-                    samples: Float32Array::new(chunk.samples),
-                    captured_at_ms,
-                };
-                // SAFETY: `env` is the live env of the JS thread running this TSFN call.
-                unsafe { ChunkEvent::to_napi_value(env, event) }
-            }
-            JsEvent::Level(latest) => {
-                let Some(LevelReading {
-                    level: l,
-                    bands,
-                    at_ms,
-                }) = latest.take()
-                else {
-                    // Unreachable: a reading is stored before each call is queued.
-                    // SAFETY: as above.
-                    return unsafe { <()>::to_napi_value(env, ()) };
-                };
-                let event = LevelEvent {
-                    rms: l.rms,
-                    peak: l.peak,
-                    rms_dbfs: l.rms_dbfs,
-                    peak_dbfs: l.peak_dbfs,
-                    clipped: l.clipped,
-                    bands: bands.map(Float32Array::new),
-                    at_ms,
-                };
-                // SAFETY: as above.
-                unsafe { LevelEvent::to_napi_value(env, event) }
-            }
-            JsEvent::End(end) => {
-                let event = EndEvent {
-                    frames: end.frames as f64,
-                    duration_ms: end.duration_ms,
-                };
-                // SAFETY: as above.
-                unsafe { EndEvent::to_napi_value(env, event) }
-            }
-            JsEvent::Error(code, message) => create_js_error(env, code, &message),
-            JsEvent::Warning(code, message) => {
-                let event = WarningEvent {
-                    code: code.to_owned(),
-                    message,
-                };
-                // SAFETY: as above.
-                unsafe { WarningEvent::to_napi_value(env, event) }
-            }
-            JsEvent::Device(d) => {
-                let event = DeviceEvent {
-                    state: d.state.as_str().to_owned(),
-                    id: d.id,
-                    name: d.name,
-                };
-                // SAFETY: as above.
-                unsafe { DeviceEvent::to_napi_value(env, event) }
-            }
-            JsEvent::Transcription(t) => {
-                let event = TranscriptionEvent {
-                    text: t.text,
-                    client_id: t.client_id,
-                    timestamp: t.timestamp,
-                    is_final: t.is_final,
-                };
-                // SAFETY: as above.
-                unsafe { TranscriptionEvent::to_napi_value(env, event) }
-            }
-            JsEvent::Daemon(e) => {
-                let event = DaemonEvent {
-                    state: e.state.as_str().to_owned(),
-                    attempt: e.attempt,
-                    delay_ms: e.delay.map(|d| d.as_secs_f64() * 1000.0),
-                    code: e.error.as_ref().map(|e| e.code().to_owned()),
-                    reason: e.error.as_ref().map(|e| e.to_string()),
-                    protocol: e.protocol.map(str::to_owned),
-                };
-                // SAFETY: as above.
-                unsafe { DaemonEvent::to_napi_value(env, event) }
+        let event = match val {
+            JsEvent::Event(event) => event,
+            JsEvent::Level(latest) => match latest.take() {
+                Some(reading) => Event::Level(reading),
+                // Unreachable: a reading is stored before each call is queued.
+                None => Event::Level(LevelReading {
+                    level: crate::dsp::levels::Level::silence(),
+                    bands: None,
+                    at_ms: 0.0,
+                }),
+            },
+        };
+        // SAFETY: `env` is the live env of the JS thread running this TSFN call, which
+        // every `js` call below converts in.
+        unsafe {
+            match event {
+                Event::Chunk(c) => js(
+                    env,
+                    ChunkEvent {
+                        seq: c.chunk.seq as u32,
+                        samples: Float32Array::new(c.chunk.samples),
+                        captured_at_ms: c.captured_at_ms,
+                    },
+                ),
+                Event::Level(reading) => js(env, level_event(reading)),
+                Event::Error(e) => create_js_error(env, e.code(), &e.to_string()),
+                Event::Transcription(t) => js(
+                    env,
+                    TranscriptionEvent {
+                        text: t.text,
+                        client_id: t.client_id,
+                        timestamp: t.timestamp,
+                        is_final: t.is_final,
+                    },
+                ),
+                Event::Daemon(d) => js(
+                    env,
+                    DaemonEvent {
+                        state: d.state.as_str().to_owned(),
+                        attempt: d.attempt,
+                        delay_ms: d.delay.map(|d| d.as_secs_f64() * 1000.0),
+                        code: d.error.as_ref().map(|e| e.code().to_owned()),
+                        reason: d.error.as_ref().map(|e| e.to_string()),
+                        protocol: d.protocol.map(str::to_owned),
+                    },
+                ),
+                Event::End(end) => js(
+                    env,
+                    EndEvent {
+                        frames: end.frames as f64,
+                        duration_ms: end.duration_ms,
+                    },
+                ),
+                Event::Warning(w) => js(
+                    env,
+                    WarningEvent {
+                        code: w.warning.code().to_owned(),
+                        message: w.message,
+                    },
+                ),
+                Event::Device(d) => js(
+                    env,
+                    DeviceEvent {
+                        state: d.state.as_str().to_owned(),
+                        id: d.id,
+                        name: d.name,
+                    },
+                ),
             }
         }
     }
@@ -338,12 +303,11 @@ pub struct Listener {
     pub latest_level: Arc<LatestLevel>,
 }
 
-/// The listeners the pipeline delivers to. Shared with the pipeline task; holds no JS
-/// references (those stay on the JS thread), only thread-safe functions.
+/// The listeners events go to. Shared with the core's tasks; holds no JS references (those
+/// stay on the JS thread), only thread-safe functions.
 #[derive(Default)]
 pub struct Listeners {
     list: Mutex<Vec<Listener>>,
-    counters: Mutex<Arc<PipelineCounters>>,
 }
 
 impl Listeners {
@@ -355,64 +319,16 @@ impl Listeners {
         self.lock().retain(|l| l.id != id);
     }
 
-    pub fn set_counters(&self, counters: Arc<PipelineCounters>) {
-        *self.counters.lock().unwrap_or_else(|p| p.into_inner()) = counters;
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Listener>> {
         self.list.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn emit(&self, kind: EventKind, make: impl Fn() -> JsEvent) {
-        let dropped = {
-            let list = self.lock();
-            list.iter()
-                .filter(|l| l.kind == kind)
-                .filter(|l| {
-                    l.func.call(make(), ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok
-                })
-                .count() as u64
-        };
-        self.count_dropped(kind, dropped);
-    }
-
-    fn count_dropped(&self, kind: EventKind, dropped: u64) {
-        if dropped == 0 {
-            return;
-        }
-        let counters = self
-            .counters
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let counter = match kind {
-            EventKind::Chunk => &counters.chunk_events_dropped,
-            EventKind::Level => &counters.level_events_dropped,
-            EventKind::Error => &counters.error_events_dropped,
-            EventKind::Transcription
-            | EventKind::Daemon
-            | EventKind::End
-            | EventKind::Warning
-            | EventKind::Device => &counters.other_events_dropped,
-        };
-        counter.fetch_add(dropped, Relaxed);
-    }
-}
-
-impl EventSink for Listeners {
-    fn chunk(&self, chunk: &Chunk, captured_at_ms: f64) {
-        // `emit` only builds (and so clones) the event for listeners of this kind.
-        self.emit(EventKind::Chunk, || {
-            JsEvent::Chunk(chunk.clone(), captured_at_ms)
-        });
-    }
-
     /// Latest wins: a listener whose previous level is still waiting for JS gets this one in
     /// its place, so a busy event loop never accumulates levels.
-    fn level(&self, level: LevelReading) {
+    fn emit_level(&self, reading: LevelReading) -> u64 {
         let mut dropped = 0;
         for l in self.lock().iter().filter(|l| l.kind == EventKind::Level) {
-            let (replaced, queue_call) = l.latest_level.offer(level.clone());
+            let (replaced, queue_call) = l.latest_level.offer(reading.clone());
             dropped += replaced as u64;
             if queue_call {
                 let event = JsEvent::Level(l.latest_level.clone());
@@ -422,36 +338,40 @@ impl EventSink for Listeners {
                 }
             }
         }
-        self.count_dropped(EventKind::Level, dropped);
+        dropped
+    }
+}
+
+impl EventSink for Listeners {
+    fn wants(&self, kind: EventKind) -> bool {
+        self.lock().iter().any(|l| l.kind == kind)
     }
 
-    fn error(&self, error: &CoreError) {
-        self.emit(EventKind::Error, || {
-            JsEvent::Error(error.code(), error.to_string())
-        });
-    }
-
-    fn transcription(&self, transcription: Transcription) {
-        self.emit(EventKind::Transcription, || {
-            JsEvent::Transcription(transcription.clone())
-        });
-    }
-
-    fn daemon(&self, event: &LinkEvent) {
-        self.emit(EventKind::Daemon, || JsEvent::Daemon(event.clone()));
-    }
-
-    fn input_end(&self, end: InputEnd) {
-        self.emit(EventKind::End, || JsEvent::End(end));
-    }
-
-    fn warning(&self, warning: Warning, message: &str) {
-        self.emit(EventKind::Warning, || {
-            JsEvent::Warning(warning.code(), message.to_owned())
-        });
-    }
-
-    fn device(&self, event: &crate::pipeline::DeviceEvent) {
-        self.emit(EventKind::Device, || JsEvent::Device(event.clone()));
+    fn emit(&self, event: Event) -> u64 {
+        let event = match event {
+            Event::Level(reading) => return self.emit_level(reading),
+            event => event,
+        };
+        let kind = event.kind();
+        let list = self.lock();
+        let targets = || list.iter().filter(|l| l.kind == kind);
+        let count = targets().count();
+        let mut dropped = 0;
+        let mut event = Some(event);
+        for (i, l) in targets().enumerate() {
+            // The last listener takes the event itself; the others get copies.
+            let payload = if i + 1 == count {
+                event.take()
+            } else {
+                event.clone()
+            };
+            let Some(payload) = payload else { break };
+            let call = l.func.call(
+                JsEvent::Event(payload),
+                ThreadsafeFunctionCallMode::NonBlocking,
+            );
+            dropped += (call != Status::Ok) as u64;
+        }
+        dropped
     }
 }

@@ -10,6 +10,9 @@ pub mod protocol;
 pub mod socket_path;
 pub mod v1;
 
+#[cfg(test)]
+pub mod testing;
+
 use std::future::Future;
 use std::sync::Arc;
 

@@ -1,0 +1,330 @@
+//! Everything the core tells its user, as one `Event` enum, and the counted hand-off to
+//! whoever listens (the binding forwards events to JS listeners).
+//!
+//! A new kind of event is one line in `events!` below (its payload type next to it), its JS
+//! conversion in the binding and its typing in `header.d.ts`: kinds, names, parsing and the
+//! per-kind drop counters all follow from this list.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::dsp::chunker::Chunk;
+use crate::dsp::levels::Level;
+use crate::error::Error;
+use crate::stats::{DeviceState, LinkState};
+use crate::transport::Transcription;
+
+macro_rules! events {
+    ($($(#[$doc:meta])* $variant:ident($payload:ty) = $name:literal,)*) => {
+        /// One thing to tell the user.
+        #[derive(Debug, Clone)]
+        pub enum Event {
+            $($(#[$doc])* $variant($payload),)*
+        }
+
+        /// The kind of an [`Event`], as listeners subscribe to it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum EventKind {
+            $($variant,)*
+        }
+
+        impl EventKind {
+            pub const ALL: &'static [EventKind] = &[$(EventKind::$variant,)*];
+            pub const COUNT: usize = Self::ALL.len();
+            pub const NAMES: &'static [&'static str] = &[$($name,)*];
+
+            /// The name JS uses for this kind (`capture.on(name, ...)`).
+            pub fn name(self) -> &'static str {
+                Self::NAMES[self as usize]
+            }
+        }
+
+        impl Event {
+            pub fn kind(&self) -> EventKind {
+                match self {
+                    $(Event::$variant(_) => EventKind::$variant,)*
+                }
+            }
+        }
+    };
+}
+
+events! {
+    /// A chunk of 16 kHz audio.
+    Chunk(ChunkReady) = "chunk",
+    /// A level reading, at most `levelHz` a second.
+    Level(LevelReading) = "level",
+    /// Something went wrong; the capture goes on where it can.
+    Error(Error) = "error",
+    /// A result from the daemon.
+    Transcription(Transcription) = "transcription",
+    /// The daemon link's state changed.
+    Daemon(DaemonEvent) = "daemon",
+    /// A file input ended, after its last chunk.
+    End(InputEnd) = "end",
+    /// Not a failure, but worth telling the user.
+    Warning(WarningEvent) = "warning",
+    /// The input device's state changed.
+    Device(DeviceEvent) = "device",
+}
+
+impl EventKind {
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| k.name() == name)
+    }
+}
+
+/// A chunk and the wall-clock time of its first sample.
+#[derive(Debug, Clone)]
+pub struct ChunkReady {
+    pub chunk: Chunk,
+    /// Wall-clock ms (Unix epoch) of the chunk's first sample.
+    pub captured_at_ms: f64,
+}
+
+/// One level event: the level since the previous one, and the spectrum of the latest window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LevelReading {
+    pub level: Level,
+    /// Band levels in dBFS, lowest band first; `None` when the spectrum is off.
+    pub bands: Option<Vec<f32>>,
+    /// Wall-clock ms (Unix epoch) of the last sample measured.
+    pub at_ms: f64,
+}
+
+/// The input will deliver nothing more (a file reached its end).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InputEnd {
+    /// Frames the input delivered, at its own rate.
+    pub frames: u64,
+    pub duration_ms: f64,
+}
+
+/// A change of the input device's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceEvent {
+    pub state: DeviceState,
+    pub id: String,
+    pub name: String,
+}
+
+/// Something worth telling the user that is not a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Warning {
+    /// The device delivers only exact zeros: typically a missing microphone permission, a
+    /// muted or disconnected input.
+    AllZeroInput,
+}
+
+impl Warning {
+    pub fn code(self) -> &'static str {
+        match self {
+            Warning::AllZeroInput => "W_ALL_ZERO_INPUT",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WarningEvent {
+    pub warning: Warning,
+    pub message: String,
+}
+
+/// A change of the daemon link's state.
+#[derive(Debug, Clone)]
+pub struct DaemonEvent {
+    pub state: LinkState,
+    /// Reconnect attempt number, from 1 (with `Reconnecting`).
+    pub attempt: Option<u32>,
+    /// Wait before that attempt.
+    pub delay: Option<Duration>,
+    /// Why the link went down (with `Disconnected`), or why the previous attempt failed
+    /// (with `Reconnecting`).
+    pub error: Option<Error>,
+    /// The session's protocol (with `Connected`): `legacy` or `v1`.
+    pub protocol: Option<&'static str>,
+}
+
+impl DaemonEvent {
+    pub fn state(state: LinkState) -> Self {
+        Self {
+            state,
+            attempt: None,
+            delay: None,
+            error: None,
+            protocol: None,
+        }
+    }
+
+    pub fn connected(protocol: &'static str) -> Self {
+        Self {
+            protocol: Some(protocol),
+            ..Self::state(LinkState::Connected)
+        }
+    }
+
+    pub fn disconnected(error: Error) -> Self {
+        Self {
+            error: Some(error),
+            ..Self::state(LinkState::Disconnected)
+        }
+    }
+}
+
+/// Where events go. Implementations must not block: they are called from tokio tasks.
+pub trait EventSink: Send + Sync + 'static {
+    /// Whether anyone takes events of `kind`; events nobody wants are not built.
+    fn wants(&self, _kind: EventKind) -> bool {
+        true
+    }
+
+    /// Delivers `event`. Returns how many deliveries were dropped (a listener's queue was
+    /// full, or a waiting latest-wins level was replaced).
+    fn emit(&self, event: Event) -> u64;
+}
+
+/// Events dropped per kind, for `stats()`.
+#[derive(Debug, Default)]
+pub struct EventCounters {
+    dropped: [AtomicU64; EventKind::COUNT],
+}
+
+impl EventCounters {
+    pub fn dropped(&self, kind: EventKind) -> u64 {
+        self.dropped[kind as usize].load(Relaxed)
+    }
+}
+
+/// The pipeline's handle on the user's [`EventSink`]: counts what it drops.
+#[derive(Clone)]
+pub struct Events {
+    sink: Arc<dyn EventSink>,
+    counters: Arc<EventCounters>,
+}
+
+impl Events {
+    pub fn new(sink: Arc<dyn EventSink>, counters: Arc<EventCounters>) -> Self {
+        Self { sink, counters }
+    }
+
+    pub fn wants(&self, kind: EventKind) -> bool {
+        self.sink.wants(kind)
+    }
+
+    pub fn emit(&self, event: Event) {
+        let kind = event.kind();
+        let dropped = self.sink.emit(event);
+        if dropped > 0 {
+            self.counters.dropped[kind as usize].fetch_add(dropped, Relaxed);
+        }
+    }
+
+    pub fn error(&self, error: Error) {
+        self.emit(Event::Error(error));
+    }
+}
+
+#[cfg(test)]
+pub mod testing {
+    //! Event sinks for tests.
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Keeps every event.
+    #[derive(Default)]
+    pub struct Recorded(pub Mutex<Vec<Event>>);
+
+    impl EventSink for Recorded {
+        fn emit(&self, event: Event) -> u64 {
+            self.0.lock().unwrap().push(event);
+            0
+        }
+    }
+
+    impl Recorded {
+        pub fn events(&self) -> Vec<Event> {
+            self.0.lock().unwrap().clone()
+        }
+
+        pub fn error_codes(&self) -> Vec<&'static str> {
+            self.events()
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Error(e) => Some(e.code()),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        pub fn device_states(&self) -> Vec<DeviceState> {
+            self.events()
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Device(d) => Some(d.state),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        pub fn chunk_seqs(&self) -> Vec<u64> {
+            self.events()
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Chunk(c) => Some(c.chunk.seq),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        pub fn link_states(&self) -> Vec<LinkState> {
+            self.events()
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Daemon(d) => Some(d.state),
+                    _ => None,
+                })
+                .collect()
+        }
+    }
+
+    pub fn recorded() -> (Arc<Recorded>, Events) {
+        let sink = Arc::new(Recorded::default());
+        let events = Events::new(sink.clone(), Arc::default());
+        (sink, events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_have_unique_names_that_parse_back() {
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::parse(kind.name()), Some(*kind));
+        }
+        let mut names = EventKind::NAMES.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), EventKind::COUNT);
+        assert_eq!(EventKind::parse("chunks"), None);
+    }
+
+    #[test]
+    fn dropped_deliveries_are_counted_by_kind() {
+        struct DropsAll;
+        impl EventSink for DropsAll {
+            fn emit(&self, _: Event) -> u64 {
+                2
+            }
+        }
+        let counters = Arc::new(EventCounters::default());
+        let events = Events::new(Arc::new(DropsAll), counters.clone());
+        events.error(Error::Internal("x".into()));
+        events.emit(Event::Daemon(DaemonEvent::state(LinkState::Off)));
+        assert_eq!(counters.dropped(EventKind::Error), 2);
+        assert_eq!(counters.dropped(EventKind::Daemon), 2);
+        assert_eq!(counters.dropped(EventKind::Chunk), 0);
+    }
+}

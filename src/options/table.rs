@@ -1,0 +1,292 @@
+//! Every option the addon takes: the one place that says its name, type, range, default and
+//! doc. A new option is one entry here and one line where `parse.rs` reads it; its
+//! TypeScript declaration follows (`render.rs`, checked against `header.d.ts` by a test).
+
+use super::{Default as D, Kind, OptionSet, Spec};
+
+const fn spec(name: &'static str, kind: Kind, default: D, doc: &'static str) -> Spec {
+    Spec {
+        name,
+        kind,
+        default,
+        required: false,
+        ts_type: None,
+        doc,
+    }
+}
+
+const fn typed(
+    name: &'static str,
+    kind: Kind,
+    ts_type: &'static str,
+    default: D,
+    doc: &'static str,
+) -> Spec {
+    Spec {
+        ts_type: Some(ts_type),
+        ..spec(name, kind, default, doc)
+    }
+}
+
+const fn int(min: u32, max: u32) -> Kind {
+    Kind::Int { min, max }
+}
+
+const PATH: Kind = Kind::Text { max_len: 4096 };
+
+pub const PROTOCOLS: &[&str] = &["auto", "legacy", "v1"];
+
+/// `new AudioCapture(options)`.
+pub static CAPTURE: OptionSet = OptionSet {
+    interface: "AudioCaptureOptions",
+    label: "options",
+    prefix: "",
+    doc: "Options of `new AudioCapture(options)`. Unknown keys are rejected with `E_INVALID_OPTION`.",
+    specs: &[
+        spec(
+            "protocol",
+            Kind::Choice(PROTOCOLS),
+            D::Choice("auto"),
+            "Which daemon protocol to speak. `v1`: Super STT 0.2+, HTTP + WebSocket on `httpSocketPath`. \
+             `legacy`: daemons up to 0.1.x, length-prefixed JSON on `socketPath`. `auto`: whichever socket \
+             exists, v1 first, decided again on every reconnect; when only one of `socketPath` / \
+             `httpSocketPath` is given, only that one is used.",
+        ),
+        spec(
+            "socketPath",
+            PATH,
+            D::Described("the daemon's own rule, `$XDG_RUNTIME_DIR/stt/super-stt.sock` (or `/run/user/<uid>/stt/super-stt.sock`), falling back to `/tmp/stt/super-stt.sock` when that directory is unusable"),
+            "Unix socket of a legacy Super STT daemon. A path that exists and is not a socket is refused.",
+        ),
+        spec(
+            "httpSocketPath",
+            PATH,
+            D::Described("`$SUPER_STT_HTTP_SOCKET`, else `$XDG_RUNTIME_DIR/stt/super-stt-http.sock` with the same fallbacks as `socketPath`"),
+            "Unix socket of a v1 (HTTP) Super STT daemon. A path that exists and is not a socket is refused.",
+        ),
+        spec(
+            "token",
+            PATH,
+            D::Described("`$SUPER_STT_TOKEN`"),
+            "v1 session token, sent as `Authorization: Bearer <token>`; printable ASCII without spaces. \
+             Get one with `requestToken()`. A missing or refused token rejects `startCapture()` with \
+             `E_UNAUTHORIZED`.",
+        ),
+        spec(
+            "language",
+            Kind::Text { max_len: 64 },
+            D::Described("the daemon's setting"),
+            "v1: language code sent in the session's `start` message, e.g. `en` or `pt-BR`.",
+        ),
+        spec(
+            "clientId",
+            Kind::Text { max_len: 1024 },
+            D::Described("generated, unique per capture"),
+            "Realtime session id sent to the daemon (at most 1024 bytes).",
+        ),
+        spec(
+            "device",
+            PATH,
+            D::Described("the system default input"),
+            "An `id` (or exact `name`) from `listInputDevices()`. An unknown one rejects \
+             `startCapture()` with `E_NO_DEVICE` listing the ids.",
+        ),
+        spec(
+            "sampleRate",
+            int(1_000, 384_000),
+            D::Described("the device's default"),
+            "Ask the device for this rate (Hz). A rate it does not support rejects `startCapture()` with \
+             `E_UNSUPPORTED_CONFIG` listing what it supports.",
+        ),
+        spec(
+            "host",
+            Kind::Text { max_len: 32 },
+            D::Described("the host a `device` id names (`alsa:...`), else PulseAudio when a server answers, else ALSA"),
+            "Audio host: `alsa` or `pulseaudio` (PulseAudio, or PipeWire through pipewire-pulse). An \
+             unavailable host rejects `startCapture()` with `E_NO_DEVICE`.",
+        ),
+        spec(
+            "channels",
+            int(1, 64),
+            D::Described("the device's default"),
+            "Ask the device for this many channels, as `sampleRate`. Downmixed to mono either way.",
+        ),
+        spec(
+            "stallTimeoutMs",
+            int(100, 600_000),
+            D::Int(2000),
+            "A device that delivers no audio for this long (ms) without reporting an error raises \
+             `E_DEVICE_STALLED` and a `device` event `stalled`.",
+        ),
+        spec(
+            "autoReopen",
+            Kind::Bool,
+            D::Bool(true),
+            "After the device is lost or stalls, open it again (the system default again if it was the \
+             default, so a newly plugged-in default is picked up), with backoff from 200 ms to 5 s; \
+             `device` events tell each step, `stats().deviceReopens` counts successes.",
+        ),
+        spec(
+            "silenceWarnMs",
+            int(0, 3_600_000),
+            D::Int(3000),
+            "A device that delivers only exact zeros for this long (ms) raises one `warning` \
+             `W_ALL_ZERO_INPUT` (a muted microphone or denied access). 0 = off.",
+        ),
+        spec(
+            "input",
+            Kind::Object(&INPUT),
+            D::None,
+            "Replay a WAV file instead of a device, through the same ring, resampler, chunker and \
+             transport. Any rate from 1 kHz to 384 kHz, any channel count, 8/16/24/32-bit integer or \
+             32-bit float. A file that cannot be played rejects `startCapture()` with `E_INVALID_INPUT`. \
+             Not with `device`, `sampleRate`, `channels` or `host`.",
+        ),
+        spec(
+            "chunkMs",
+            int(10, 1000),
+            D::Int(100),
+            "Chunk length in ms (100 ms is 1600 samples at 16 kHz).",
+        ),
+        spec("levelHz", int(1, 60), D::Int(30), "Level events per second."),
+        spec(
+            "spectrumBands",
+            int(0, crate::dsp::spectrum::MAX_BANDS as u32),
+            D::Int(0),
+            "Spectrum bands in each level event (`bands`), log-spaced from 50 Hz to 8 kHz; 0 = no spectrum.",
+        ),
+        spec(
+            "daemon",
+            Kind::Bool,
+            D::Bool(true),
+            "`false` = capture only, no socket at all.",
+        ),
+        spec(
+            "maxBufferMs",
+            int(100, 600_000),
+            D::Int(30_000),
+            "Audio (ms, at least `chunkMs`) that may wait for the daemon while it is away or slow before \
+             the oldest chunks are dropped and counted in `chunksDroppedQueue`.",
+        ),
+        spec(
+            "reconnectInitialMs",
+            int(1, 60_000),
+            D::Int(100),
+            "First reconnect delay (ms) after the daemon is lost; it doubles per attempt.",
+        ),
+        spec(
+            "reconnectMaxMs",
+            int(1, 600_000),
+            D::Int(5000),
+            "Cap of the reconnect delay (ms), at least `reconnectInitialMs`.",
+        ),
+        spec(
+            "replyTimeoutMs",
+            int(100, 600_000),
+            D::Int(10_000),
+            "How long (ms) to wait for each daemon reply before treating the connection as dead.",
+        ),
+    ],
+};
+
+/// `input: { file, realtime, loop }`.
+pub static INPUT: OptionSet = OptionSet {
+    interface: "",
+    label: "input",
+    prefix: "input.",
+    doc: "{ file: 'speech.wav', realtime?: true, loop?: false }",
+    specs: &[
+        Spec {
+            required: true,
+            ..spec("file", PATH, D::None, "a WAV file path")
+        },
+        spec(
+            "realtime",
+            Kind::Bool,
+            D::Bool(true),
+            "`true`: paced at the file's own rate; `false`: as fast as the pipeline takes it.",
+        ),
+        spec(
+            "loop",
+            Kind::Bool,
+            D::Bool(false),
+            "`true`: start again at the end; `false`: emit `end` after the last chunk.",
+        ),
+    ],
+};
+
+/// `startCapture(options)`.
+pub static START: OptionSet = OptionSet {
+    interface: "StartCaptureOptions",
+    label: "startCapture options",
+    prefix: "",
+    doc: "Options of `startCapture(options)`.",
+    specs: &[spec(
+        "waitForDaemon",
+        Kind::Bool,
+        D::Bool(false),
+        "`true`: a daemon that is not reachable yet is not an error; audio is queued (up to \
+         `maxBufferMs`) and the link reconnects until the daemon answers.",
+    )],
+};
+
+/// `listInputDevices(options)`.
+pub static LIST: OptionSet = OptionSet {
+    interface: "ListInputDevicesOptions",
+    label: "listInputDevices options",
+    prefix: "",
+    doc: "Options of `listInputDevices(options)`.",
+    specs: &[spec(
+        "host",
+        Kind::Text { max_len: 32 },
+        D::Described("the host a capture would use"),
+        "Audio host to list: `alsa` or `pulseaudio`.",
+    )],
+};
+
+/// `requestToken(options)`.
+pub static TOKEN_REQUEST: OptionSet = OptionSet {
+    interface: "TokenRequestOptions",
+    label: "requestToken options",
+    prefix: "",
+    doc: "Options of `requestToken(options)`.",
+    specs: &[
+        Spec {
+            required: true,
+            ..spec(
+                "appName",
+                Kind::Text { max_len: 256 },
+                D::None,
+                "the name the user sees in the consent prompt",
+            )
+        },
+        typed(
+            "scopes",
+            Kind::Names,
+            "string[]",
+            D::Described("`['transcribe']`, which is what capturing needs"),
+            "Scopes to ask for.",
+        ),
+        spec(
+            "version",
+            Kind::Text { max_len: 64 },
+            D::None,
+            "Your app's version, passed on to the daemon.",
+        ),
+        spec(
+            "httpSocketPath",
+            PATH,
+            D::Described("as for `AudioCaptureOptions.httpSocketPath`"),
+            "The v1 daemon's socket.",
+        ),
+        spec(
+            "timeoutMs",
+            int(100, 3_600_000),
+            D::Int(120_000),
+            "How long (ms) to wait for the user to answer the prompt.",
+        ),
+    ],
+};
+
+/// Every top-level option set, in the order `header.d.ts` declares them.
+pub static ALL: &[&OptionSet] = &[&CAPTURE, &START, &LIST, &TOKEN_REQUEST];

@@ -1,0 +1,208 @@
+//! The loop on a bare ring: every frame reaches the daemon, and the steady state allocates
+//! only the payloads it hands on. Session-level rules (files, reopening, stopping) are tested
+//! in `session::tests`.
+
+use super::*;
+use crate::delivery::link::{Link, LinkConfig};
+use crate::delivery::queue::SendQueue;
+use crate::delivery::{ChunkSender, Delivery};
+use crate::events::testing::recorded;
+use crate::events::{Event, EventKind, EventSink};
+use crate::sinks::{chunks::ChunkSink, levels::LevelSink};
+use crate::stats::DeliveryCounters;
+use crate::transport::testing::Recorder;
+use ringbuf::traits::{Producer, Split};
+use ringbuf::HeapRb;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+struct Unpaused;
+
+impl Control for Unpaused {
+    fn paused(&self) -> bool {
+        false
+    }
+}
+
+fn task_on_ring(
+    ring: ringbuf::HeapCons<f32>,
+    rate: u32,
+    capture: Arc<CaptureCounters>,
+    counters: Arc<PipelineCounters>,
+    events: Events,
+    daemon: Option<ChunkSender>,
+    spectrum_bands: usize,
+) -> Task {
+    let sinks: Vec<Box<dyn Sink>> = vec![
+        Box::new(LevelSink::new(
+            Duration::from_secs(1) / 30,
+            spectrum_bands,
+            events.clone(),
+        )),
+        Box::new(ChunkSink::new(
+            1600,
+            daemon,
+            counters.clone(),
+            events.clone(),
+        )),
+    ];
+    Task {
+        supervisor: Supervisor::on_ring(ring, capture, counters, events.clone()),
+        frontend: Frontend::new(rate).unwrap(),
+        sinks,
+        control: Arc::new(Unpaused),
+        events,
+        paused: false,
+    }
+}
+
+#[tokio::test]
+async fn every_frame_reaches_the_transport_at_44_1_khz() {
+    let rate = 44_100;
+    let (mut prod, cons) = HeapRb::<f32>::new(rate as usize * 2).split();
+    let capture = Arc::new(CaptureCounters::default());
+    let counters = Arc::new(PipelineCounters::default());
+    let delivery_counters = Arc::new(DeliveryCounters::default());
+    let (seen, events) = recorded();
+    let recorder = Recorder::default();
+    let link = Link {
+        session: Some(recorder.clone()),
+        connector: recorder.clone(),
+        config: LinkConfig::default(),
+    };
+    let delivery = Delivery::spawn(
+        link,
+        300,
+        Duration::from_secs(5),
+        delivery_counters.clone(),
+        events.clone(),
+    );
+    let task = task_on_ring(
+        cons,
+        rate,
+        capture.clone(),
+        counters.clone(),
+        events,
+        Some(delivery.sender()),
+        0,
+    );
+    let cancel = CancellationToken::new();
+    let pipeline = Pipeline {
+        cancel: cancel.clone(),
+        handle: tokio::spawn(task.run(Duration::from_millis(5), cancel)),
+    };
+    // 1.23 s of a 1 kHz sine, in callback-sized pieces, while the pipeline runs.
+    let frames = 54_243;
+    let signal: Vec<f32> = (0..frames)
+        .map(|i| 0.5 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / rate as f32).sin())
+        .collect();
+    for part in signal.chunks(441) {
+        assert_eq!(prod.push_slice(part), part.len());
+        capture.record_callback(part.len() as u64, 0, 0);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    pipeline.stop().await;
+    delivery.finish().await;
+
+    let chunks = recorder.state(|s| s.chunks.clone());
+    let total: usize = chunks.iter().map(Vec::len).sum();
+    assert_eq!(total as u64, frames as u64 * 16_000 / rate as u64);
+    assert!(chunks[..chunks.len() - 1].iter().all(|c| c.len() == 1600));
+    assert_eq!(recorder.state(|s| s.ended), 1, "the session was ended");
+    assert_eq!(
+        seen.chunk_seqs(),
+        (0..chunks.len() as u64).collect::<Vec<_>>()
+    );
+    assert!(seen.events().iter().any(|e| e.kind() == EventKind::Level));
+    let delivery = delivery_counters.delivery();
+    assert_eq!(delivery.chunks_sent, chunks.len() as u64);
+    assert_eq!(delivery.samples_sent, total as u64);
+    assert_eq!(delivery.send_queue_depth, 0);
+    assert_eq!(
+        delivery_counters.delivery_latency.count(),
+        chunks.len() as u64
+    );
+    assert!(chunks.iter().flatten().all(|s| s.abs() <= 1.0));
+}
+
+/// Takes (or refuses) events without allocating; counts them by kind.
+struct Counting {
+    wanted: bool,
+    seen: [AtomicU64; EventKind::COUNT],
+}
+
+impl EventSink for Counting {
+    fn wants(&self, _: EventKind) -> bool {
+        self.wanted
+    }
+    fn emit(&self, event: Event) -> u64 {
+        self.seen[event.kind() as usize].fetch_add(1, Relaxed);
+        0
+    }
+}
+
+/// Runs 10 s of 5 ms ticks after a 1 s warm-up; returns (allocations, chunks, levels).
+fn steady_state(rate: u32, wanted: bool) -> (usize, u64, u64) {
+    use crate::test_alloc::allocations_during;
+    let (mut prod, ring) = HeapRb::<f32>::new(rate as usize).split();
+    let capture = Arc::new(CaptureCounters::default());
+    let counters = Arc::new(PipelineCounters::default());
+    let sink = Arc::new(Counting {
+        wanted,
+        seen: Default::default(),
+    });
+    let events = Events::new(sink.clone(), Arc::default());
+    let queue = Arc::new(SendQueue::new(6000, Arc::default()));
+    let sender = ChunkSender::new(queue, events.clone());
+    let mut task = task_on_ring(
+        ring,
+        rate,
+        capture.clone(),
+        counters.clone(),
+        events,
+        Some(sender),
+        32,
+    );
+    task.supervisor.watch = crate::pipeline::supervisor::Watch {
+        stall_timeout: Some(Duration::from_secs(2)),
+        silence_warn: Some(Duration::from_secs(3)),
+    };
+    let period = rate as usize / 200;
+    let block: Vec<f32> = (0..period).map(|i| (i as f32 * 0.01).sin() * 0.5).collect();
+    let start = Instant::now();
+    // Like the audio thread and the timer: a callback's worth of audio, then a tick.
+    let mut tick = |task: &mut Task, n: u32| {
+        assert_eq!(prod.push_slice(&block), period);
+        capture.record_callback(period as u64, 0, 0);
+        task.tick(start + Duration::from_millis(5) * n);
+    };
+    for n in 0..200 {
+        tick(&mut task, n);
+    }
+    let chunks_before = counters.chunks_emitted.load(Relaxed);
+    let levels_before = sink.seen[EventKind::Level as usize].load(Relaxed);
+    let allocations = allocations_during(|| {
+        for n in 200..2200 {
+            tick(&mut task, n);
+        }
+    });
+    let chunks = counters.chunks_emitted.load(Relaxed) - chunks_before;
+    let levels = sink.seen[EventKind::Level as usize].load(Relaxed) - levels_before;
+    (allocations, chunks, levels)
+}
+
+#[test]
+fn the_steady_state_loop_allocates_only_the_payloads_it_hands_on() {
+    for rate in [48_000u32, 44_100, 16_000] {
+        // Listeners for everything: per chunk its own buffer (it leaves for the daemon) and
+        // the event's copy (allocated, then freed by this sink); per level the bands buffer
+        // (allocated and freed).
+        let (allocations, chunks, levels) = steady_state(rate, true);
+        assert_eq!(chunks, 100, "{rate} Hz: 10 s of chunks");
+        assert!((295..=305).contains(&levels), "{rate} Hz: {levels} levels");
+        assert_eq!(allocations as u64, 3 * chunks + 2 * levels, "{rate} Hz");
+        // Nobody listens: only the chunks for the daemon.
+        let (allocations, chunks, levels) = steady_state(rate, false);
+        assert_eq!((chunks, levels), (100, 0));
+        assert_eq!(allocations as u64, chunks, "{rate} Hz, no listeners");
+    }
+}

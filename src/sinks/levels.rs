@@ -1,0 +1,107 @@
+//! Level and spectrum readings at `levelHz`. Lossy by design: the binding delivers them
+//! latest-wins.
+
+use std::time::{Duration, Instant};
+
+use crate::dsp::levels::{Level, LevelMeter, DBFS_FLOOR};
+use crate::dsp::spectrum::Spectrum;
+use crate::events::{Event, EventKind, Events, LevelReading};
+use crate::pipeline::sink::{Block, Boundary, Sink};
+use crate::time::wall_clock_ms;
+
+pub struct LevelSink {
+    meter: LevelMeter,
+    spectrum: Option<Spectrum>,
+    interval: Duration,
+    next_at: Option<Instant>,
+    /// Wall-clock ms of the end of the last block.
+    last_at_ms: f64,
+    events: Events,
+}
+
+impl LevelSink {
+    /// `spectrum_bands`: 0 for none.
+    pub fn new(interval: Duration, spectrum_bands: usize, events: Events) -> Self {
+        Self {
+            meter: LevelMeter::default(),
+            spectrum: (spectrum_bands > 0).then(|| Spectrum::new(spectrum_bands)),
+            interval,
+            next_at: None,
+            last_at_ms: 0.0,
+            events,
+        }
+    }
+
+    /// Sends the level since the previous call, if any audio arrived.
+    fn emit_level(&mut self) {
+        let Some(level) = self.meter.take() else {
+            return;
+        };
+        if !self.events.wants(EventKind::Level) {
+            return;
+        }
+        let bands = self.spectrum.as_mut().map(|spectrum| {
+            let mut bands = Vec::with_capacity(spectrum.band_count());
+            spectrum.compute(&mut bands);
+            bands
+        });
+        self.events.emit(Event::Level(LevelReading {
+            level,
+            bands,
+            at_ms: self.last_at_ms,
+        }));
+    }
+
+    /// A paused capture reports silence at the level rate.
+    fn emit_silence(&mut self) {
+        self.meter.take();
+        if !self.events.wants(EventKind::Level) {
+            return;
+        }
+        let bands = self
+            .spectrum
+            .as_ref()
+            .map(|s| vec![DBFS_FLOOR as f32; s.band_count()]);
+        self.events.emit(Event::Level(LevelReading {
+            level: Level::silence(),
+            bands,
+            at_ms: wall_clock_ms(),
+        }));
+    }
+}
+
+impl Sink for LevelSink {
+    fn push(&mut self, block: &Block<'_>) {
+        self.meter.push(block.samples);
+        if let Some(spectrum) = self.spectrum.as_mut() {
+            spectrum.push(block.samples);
+        }
+        if block.clipped {
+            self.meter.mark_clipped();
+        }
+        self.last_at_ms = block.timeline.time_of(block.end_sample());
+    }
+
+    fn tick(&mut self, now: Instant, paused: bool) {
+        let next_at = self.next_at.get_or_insert(now + self.interval);
+        if now < *next_at {
+            return;
+        }
+        // On schedule on average; after a stall, start over rather than burst.
+        *next_at += self.interval;
+        if *next_at <= now {
+            *next_at = now + self.interval;
+        }
+        if paused {
+            self.emit_silence();
+        } else {
+            self.emit_level();
+        }
+    }
+
+    fn boundary(&mut self, boundary: Boundary) {
+        if boundary != Boundary::Pause {
+            self.emit_level();
+        }
+    }
+}
