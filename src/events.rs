@@ -14,6 +14,7 @@ use crate::dsp::levels::Level;
 use crate::error::Error;
 use crate::stats::{DeviceState, LinkState};
 use crate::transport::Transcription;
+use crate::value::{object, Value};
 
 macro_rules! events {
     ($($(#[$doc:meta])* $variant:ident($payload:ty) = $name:literal,)*) => {
@@ -72,6 +73,63 @@ events! {
 impl EventKind {
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|k| k.name() == name)
+    }
+}
+
+impl Event {
+    /// The event as JS sees it (typed in `header.d.ts`; the binding converts the value).
+    pub fn into_js(self) -> Value {
+        match self {
+            Event::Chunk(c) => object([
+                ("seq", c.chunk.seq.into()),
+                ("samples", Value::Float32Array(c.chunk.samples)),
+                ("capturedAtMs", c.captured_at_ms.into()),
+            ]),
+            Event::Level(LevelReading {
+                level: l,
+                bands,
+                at_ms,
+            }) => object([
+                ("rms", l.rms.into()),
+                ("peak", l.peak.into()),
+                ("rmsDbfs", l.rms_dbfs.into()),
+                ("peakDbfs", l.peak_dbfs.into()),
+                ("clipped", l.clipped.into()),
+                ("bands", bands.map_or(Value::Undefined, Value::Float32Array)),
+                ("atMs", at_ms.into()),
+            ]),
+            Event::Error(e) => Value::Error {
+                code: e.code(),
+                message: e.to_string(),
+            },
+            Event::Transcription(t) => object([
+                ("text", t.text.into()),
+                ("clientId", t.client_id.into()),
+                ("timestamp", t.timestamp.into()),
+                ("final", t.is_final.into()),
+            ]),
+            Event::Daemon(d) => object([
+                ("state", d.state.as_str().into()),
+                ("attempt", d.attempt.into()),
+                ("delayMs", d.delay.map(|d| d.as_secs_f64() * 1000.0).into()),
+                ("code", d.error.as_ref().map(Error::code).into()),
+                ("reason", d.error.as_ref().map(Error::to_string).into()),
+                ("protocol", d.protocol.into()),
+            ]),
+            Event::End(end) => object([
+                ("frames", end.frames.into()),
+                ("durationMs", end.duration_ms.into()),
+            ]),
+            Event::Warning(w) => object([
+                ("code", w.warning.code().into()),
+                ("message", w.message.into()),
+            ]),
+            Event::Device(d) => object([
+                ("state", d.state.as_str().into()),
+                ("id", d.id.into()),
+                ("name", d.name.into()),
+            ]),
+        }
     }
 }
 
@@ -309,6 +367,40 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), EventKind::COUNT);
         assert_eq!(EventKind::parse("chunks"), None);
+    }
+
+    #[test]
+    fn events_take_the_js_shapes_header_d_ts_declares() {
+        let chunk = Event::Chunk(ChunkReady {
+            chunk: Chunk {
+                seq: 3,
+                start_sample: 4800,
+                samples: vec![0.5; 2],
+            },
+            captured_at_ms: 12.5,
+        });
+        assert_eq!(
+            chunk.into_js(),
+            object([
+                ("seq", 3u64.into()),
+                ("samples", Value::Float32Array(vec![0.5; 2])),
+                ("capturedAtMs", 12.5.into()),
+            ])
+        );
+        // Absent optional fields are left out, not `undefined` properties.
+        let daemon = Event::Daemon(DaemonEvent::connected("v1")).into_js();
+        assert_eq!(
+            daemon,
+            object([("state", "connected".into()), ("protocol", "v1".into())])
+        );
+        let error = Event::Error(Error::NoDevice("none".into())).into_js();
+        assert!(matches!(
+            error,
+            Value::Error {
+                code: "E_NO_DEVICE",
+                ..
+            }
+        ));
     }
 
     #[test]

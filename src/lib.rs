@@ -15,6 +15,7 @@ pub mod sinks;
 pub mod stats;
 pub mod time;
 pub mod transport;
+pub mod value;
 
 #[cfg(test)]
 mod test_alloc;

@@ -1,4 +1,5 @@
-//! Delivery of core [`Event`]s to JS listeners, and their JS shapes. Each listener is a weak
+//! Delivery of core [`Event`]s to JS listeners (their JS shapes are the core's:
+//! `Event::into_js`). Each listener is a weak
 //! `ThreadsafeFunction` (it does not keep Node alive) with a bounded queue; a full queue drops
 //! the event and the core counts it. Levels are latest-wins instead: at most one queued call
 //! per listener, which delivers whatever level is newest when JS runs it. Never called from
@@ -8,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi_derive::napi;
 
+use super::values::to_js;
 use crate::error::Error as CoreError;
 use crate::events::{Event, EventKind, EventSink, LevelReading};
 
@@ -18,107 +19,6 @@ pub const LISTENER_QUEUE: usize = 64;
 
 pub type ListenerFn =
     ThreadsafeFunction<JsEvent, Unknown<'static>, JsEvent, Status, false, true, LISTENER_QUEUE>;
-
-/// A chunk of 16 kHz mono audio, exactly `chunkMs` long except the last one of a capture.
-#[napi(object)]
-pub struct ChunkEvent {
-    /// Counts from 0 without gaps within one capture.
-    pub seq: u32,
-    /// Mono samples in [-1, 1] at 16 kHz.
-    pub samples: Float32Array,
-    /// Wall-clock time (ms since the Unix epoch) of the chunk's first sample.
-    pub captured_at_ms: f64,
-}
-
-/// Signal level of the 16 kHz audio since the previous level event (at most `levelHz` a
-/// second; when JS is busy, only the latest is kept).
-#[napi(object)]
-pub struct LevelEvent {
-    /// Root mean square of the samples, 0..1.
-    pub rms: f64,
-    /// Largest absolute sample, 0..1.
-    pub peak: f64,
-    /// `rms` in dB relative to full scale (floored at -120).
-    pub rms_dbfs: f64,
-    /// `peak` in dB relative to full scale (floored at -120).
-    pub peak_dbfs: f64,
-    /// The input reached full scale (|sample| ≥ 0.999, before resampling) in this period.
-    pub clipped: bool,
-    /// With `spectrumBands`: band levels in dBFS (floored at -120), log-spaced from 50 Hz to
-    /// 8 kHz, lowest first, over the last 128 ms. A full-scale sine reads -3 dBFS in its band.
-    pub bands: Option<Float32Array>,
-    /// Wall-clock time (ms since the Unix epoch) of the last sample measured.
-    pub at_ms: f64,
-}
-
-/// A file input reached its end (not with `loop`); every chunk was emitted before this.
-/// Call `stopCapture()` to finish delivering them to the daemon.
-#[napi(object)]
-pub struct EndEvent {
-    /// Frames read from the file, at its own rate.
-    pub frames: f64,
-    pub duration_ms: f64,
-}
-
-/// A realtime transcription the daemon produced for this capture's session.
-#[napi(object)]
-pub struct TranscriptionEvent {
-    pub text: String,
-    pub client_id: String,
-    /// RFC 3339: the daemon's timestamp (legacy) or when the result arrived (v1).
-    pub timestamp: String,
-    /// `true` for a finished result (v1 `done`, the last one arrives before `stopCapture()`
-    /// resolves). `false` for a preview that later audio may change: v1 `preview`, and every
-    /// legacy result (the legacy daemon re-transcribes a rolling window and never finishes).
-    #[napi(js_name = "final")]
-    pub is_final: bool,
-}
-
-/// A change of the daemon link's state.
-#[napi(object)]
-pub struct DaemonEvent {
-    /// `connected`: audio flows to the daemon. `disconnected`: the link broke (see `code` and
-    /// `reason`); chunks wait in the send queue. `reconnecting`: attempt number `attempt`
-    /// starts after `delayMs`.
-    #[napi(ts_type = "'connected' | 'disconnected' | 'reconnecting'")]
-    pub state: String,
-    /// Reconnect attempt, from 1 (with `reconnecting`).
-    pub attempt: Option<u32>,
-    /// Wait before that attempt, ms (with `reconnecting`).
-    pub delay_ms: Option<f64>,
-    /// Error code of why the link went down (with `disconnected`), or of why the previous
-    /// attempt failed (with `reconnecting`).
-    pub code: Option<String>,
-    /// Error message to go with `code`.
-    pub reason: Option<String>,
-    /// The session's protocol (with `connected`).
-    #[napi(ts_type = "'legacy' | 'v1'")]
-    pub protocol: Option<String>,
-}
-
-/// Something worth telling the user that is not a failure; `code` is stable.
-#[napi(object)]
-pub struct WarningEvent {
-    /// `W_ALL_ZERO_INPUT`: the device delivered only exact zeros for `silenceWarnMs` (a
-    /// muted or unplugged microphone, or access denied). Once per run of zeros.
-    #[napi(ts_type = "'W_ALL_ZERO_INPUT'")]
-    pub code: String,
-    pub message: String,
-}
-
-/// A change of the input device's state.
-#[napi(object)]
-pub struct DeviceEvent {
-    /// `running` (at start, after a stall ends, after a reopen), `stalled` (no audio for
-    /// `stallTimeoutMs`), `lost` (the device went away), `reopening` (`autoReopen` is opening it
-    /// again, with backoff), `ended` (a file input reached its end). `id` and `name` are those
-    /// of the device now in use (after a reopen of the default, possibly a new one).
-    #[napi(ts_type = "'running' | 'stalled' | 'lost' | 'reopening' | 'ended'")]
-    pub state: String,
-    /// The device's id (as `listInputDevices()` reports it) or `file:<path>`.
-    pub id: String,
-    pub name: String,
-}
 
 /// What a listener's thread-safe function carries to the JS thread.
 pub enum JsEvent {
@@ -194,32 +94,6 @@ pub fn to_napi_error(env: &Env, error: &CoreError) -> Error {
     }
 }
 
-fn level_event(reading: LevelReading) -> LevelEvent {
-    let LevelReading {
-        level: l,
-        bands,
-        at_ms,
-    } = reading;
-    LevelEvent {
-        rms: l.rms,
-        peak: l.peak,
-        rms_dbfs: l.rms_dbfs,
-        peak_dbfs: l.peak_dbfs,
-        clipped: l.clipped,
-        bands: bands.map(Float32Array::new),
-        at_ms,
-    }
-}
-
-/// Converts a napi object to a JS value.
-///
-/// # Safety
-/// `env` must be the live env of the JS thread this runs on.
-unsafe fn js<T: ToNapiValue>(env: sys::napi_env, value: T) -> Result<sys::napi_value> {
-    // SAFETY: the caller's contract.
-    unsafe { T::to_napi_value(env, value) }
-}
-
 impl ToNapiValue for JsEvent {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
         let event = match val {
@@ -234,64 +108,8 @@ impl ToNapiValue for JsEvent {
                 }),
             },
         };
-        // SAFETY: `env` is the live env of the JS thread running this TSFN call, which
-        // every `js` call below converts in.
-        unsafe {
-            match event {
-                Event::Chunk(c) => js(
-                    env,
-                    ChunkEvent {
-                        seq: c.chunk.seq as u32,
-                        samples: Float32Array::new(c.chunk.samples),
-                        captured_at_ms: c.captured_at_ms,
-                    },
-                ),
-                Event::Level(reading) => js(env, level_event(reading)),
-                Event::Error(e) => create_js_error(env, e.code(), &e.to_string()),
-                Event::Transcription(t) => js(
-                    env,
-                    TranscriptionEvent {
-                        text: t.text,
-                        client_id: t.client_id,
-                        timestamp: t.timestamp,
-                        is_final: t.is_final,
-                    },
-                ),
-                Event::Daemon(d) => js(
-                    env,
-                    DaemonEvent {
-                        state: d.state.as_str().to_owned(),
-                        attempt: d.attempt,
-                        delay_ms: d.delay.map(|d| d.as_secs_f64() * 1000.0),
-                        code: d.error.as_ref().map(|e| e.code().to_owned()),
-                        reason: d.error.as_ref().map(|e| e.to_string()),
-                        protocol: d.protocol.map(str::to_owned),
-                    },
-                ),
-                Event::End(end) => js(
-                    env,
-                    EndEvent {
-                        frames: end.frames as f64,
-                        duration_ms: end.duration_ms,
-                    },
-                ),
-                Event::Warning(w) => js(
-                    env,
-                    WarningEvent {
-                        code: w.warning.code().to_owned(),
-                        message: w.message,
-                    },
-                ),
-                Event::Device(d) => js(
-                    env,
-                    DeviceEvent {
-                        state: d.state.as_str().to_owned(),
-                        id: d.id,
-                        name: d.name,
-                    },
-                ),
-            }
-        }
+        // SAFETY: `env` is the live env of the JS thread running this TSFN call.
+        unsafe { to_js(env, event.into_js()) }
     }
 }
 

@@ -189,6 +189,113 @@ export interface CaptureError extends Error {
     | 'E_INTERNAL'
 }
 
+// The payload of each event: what `Event::into_js` (src/events.rs) builds.
+
+/** A chunk of 16 kHz mono audio, exactly `chunkMs` long except the last one of a capture. */
+export interface ChunkEvent {
+  /** Counts from 0 without gaps within one capture. */
+  seq: number
+  /** Mono samples in [-1, 1] at 16 kHz. */
+  samples: Float32Array
+  /** Wall-clock time (ms since the Unix epoch) of the chunk's first sample. */
+  capturedAtMs: number
+}
+
+/**
+ * Signal level of the 16 kHz audio since the previous level event (at most `levelHz` a
+ * second; when JS is busy, only the latest is kept).
+ */
+export interface LevelEvent {
+  /** Root mean square of the samples, 0..1. */
+  rms: number
+  /** Largest absolute sample, 0..1. */
+  peak: number
+  /** `rms` in dB relative to full scale (floored at -120). */
+  rmsDbfs: number
+  /** `peak` in dB relative to full scale (floored at -120). */
+  peakDbfs: number
+  /** The input reached full scale (|sample| ≥ 0.999, before resampling) in this period. */
+  clipped: boolean
+  /**
+   * With `spectrumBands`: band levels in dBFS (floored at -120), log-spaced from 50 Hz to
+   * 8 kHz, lowest first, over the last 128 ms. A full-scale sine reads -3 dBFS in its band.
+   */
+  bands?: Float32Array
+  /** Wall-clock time (ms since the Unix epoch) of the last sample measured. */
+  atMs: number
+}
+
+/** A realtime transcription the daemon produced for this capture's session. */
+export interface TranscriptionEvent {
+  text: string
+  clientId: string
+  /** RFC 3339: the daemon's timestamp (legacy) or when the result arrived (v1). */
+  timestamp: string
+  /**
+   * `true` for a finished result (v1 `done`, the last one arrives before `stopCapture()`
+   * resolves). `false` for a preview that later audio may change: v1 `preview`, and every
+   * legacy result (the legacy daemon re-transcribes a rolling window and never finishes).
+   */
+  final: boolean
+}
+
+/** A change of the daemon link's state. */
+export interface DaemonEvent {
+  /**
+   * `connected`: audio flows to the daemon. `disconnected`: the link broke (see `code` and
+   * `reason`); chunks wait in the send queue. `reconnecting`: attempt number `attempt`
+   * starts after `delayMs`.
+   */
+  state: 'connected' | 'disconnected' | 'reconnecting'
+  /** Reconnect attempt, from 1 (with `reconnecting`). */
+  attempt?: number
+  /** Wait before that attempt, ms (with `reconnecting`). */
+  delayMs?: number
+  /**
+   * Error code of why the link went down (with `disconnected`), or of why the previous
+   * attempt failed (with `reconnecting`).
+   */
+  code?: string
+  /** Error message to go with `code`. */
+  reason?: string
+  /** The session's protocol (with `connected`). */
+  protocol?: 'legacy' | 'v1'
+}
+
+/**
+ * A file input reached its end (not with `loop`); every chunk was emitted before this.
+ * Call `stopCapture()` to finish delivering them to the daemon.
+ */
+export interface EndEvent {
+  /** Frames read from the file, at its own rate. */
+  frames: number
+  durationMs: number
+}
+
+/** Something worth telling the user that is not a failure; `code` is stable. */
+export interface WarningEvent {
+  /**
+   * `W_ALL_ZERO_INPUT`: the device delivered only exact zeros for `silenceWarnMs` (a
+   * muted or unplugged microphone, or access denied). Once per run of zeros.
+   */
+  code: 'W_ALL_ZERO_INPUT'
+  message: string
+}
+
+/** A change of the input device's state. */
+export interface DeviceEvent {
+  /**
+   * `running` (at start, after a stall ends, after a reopen), `stalled` (no audio for
+   * `stallTimeoutMs`), `lost` (the device went away), `reopening` (`autoReopen` is opening it
+   * again, with backoff), `ended` (a file input reached its end). `id` and `name` are those
+   * of the device now in use (after a reopen of the default, possibly a new one).
+   */
+  state: 'running' | 'stalled' | 'lost' | 'reopening' | 'ended'
+  /** The device's id (as `listInputDevices()` reports it) or `file:<path>`. */
+  id: string
+  name: string
+}
+
 /** Listener signature per event name, for `on` / `off`. */
 export interface AudioCaptureEvents {
   /** Every chunk of 16 kHz mono audio, whether or not a daemon is used. */

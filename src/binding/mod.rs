@@ -4,8 +4,8 @@
 //! stable `code`). No lifecycle decision is made here.
 
 mod events;
-mod options;
 mod stats;
+mod values;
 
 use std::sync::Arc;
 
@@ -20,8 +20,8 @@ use crate::options::parse::{parse_list_options, CaptureConfig, StartConfig, Toke
 use crate::session::{self, Capture};
 use crate::transport::any::AnyConnector;
 use events::{to_napi_error, Listener, ListenerFn, Listeners, LISTENER_QUEUE};
-use options::to_value;
 pub use stats::{CaptureStats, FailureCounts};
+use values::to_value;
 
 /// An input device as `listInputDevices()` reports it.
 #[napi(object)]
@@ -309,7 +309,7 @@ fn invalid(env: &Env, option: &str, reason: String) -> Error {
 fn event_kind(env: &Env, event: &Unknown<'_>) -> Result<EventKind> {
     let names = EventKind::NAMES.join(", ");
     if event.get_type()? != ValueType::String {
-        let got = options::describe(event);
+        let got = values::describe(event);
         return Err(invalid(
             env,
             "event",
@@ -332,7 +332,7 @@ fn function<'a>(
     listener: &Unknown<'a>,
 ) -> Result<Function<'a, Unknown<'static>, Unknown<'static>>> {
     if listener.get_type()? != ValueType::Function {
-        let got = options::describe(listener);
+        let got = values::describe(listener);
         return Err(invalid(
             env,
             "listener",

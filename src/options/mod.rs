@@ -8,40 +8,7 @@ pub mod render;
 pub mod table;
 
 use crate::error::{Error, Result};
-
-/// A JS value, as options arrive from JS.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Undefined,
-    Null,
-    Bool(bool),
-    Number(f64),
-    String(String),
-    Array(Vec<Value>),
-    Object(Vec<(String, Value)>),
-    /// A function, symbol, bigint, ...: never a valid option. Says what it is.
-    Other(&'static str),
-}
-
-impl Value {
-    /// "a string", "an array", ... for error messages.
-    pub fn describe(&self) -> &'static str {
-        match self {
-            Value::Undefined => "undefined",
-            Value::Null => "null",
-            Value::Bool(_) => "a boolean",
-            Value::Number(_) => "a number",
-            Value::String(_) => "a string",
-            Value::Array(_) => "an array",
-            Value::Object(_) => "an object",
-            Value::Other(what) => what,
-        }
-    }
-
-    fn is_absent(&self) -> bool {
-        matches!(self, Value::Undefined | Value::Null)
-    }
-}
+pub use crate::value::Value;
 
 /// What an option holds.
 #[derive(Debug)]
