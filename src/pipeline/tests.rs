@@ -8,7 +8,7 @@ use crate::delivery::queue::SendQueue;
 use crate::delivery::{ChunkSender, Delivery};
 use crate::events::testing::recorded;
 use crate::events::{Event, EventKind, EventSink};
-use crate::sinks::{chunks::ChunkSink, levels::LevelSink};
+use crate::sinks::{chunks::ChunkOptions, levels::LevelOptions, SinkContext, SinkOptions};
 use crate::stats::DeliveryCounters;
 use crate::transport::testing::Recorder;
 use ringbuf::traits::{Producer, Split};
@@ -32,19 +32,19 @@ fn task_on_ring(
     daemon: Option<ChunkSender>,
     spectrum_bands: usize,
 ) -> Task {
-    let sinks: Vec<Box<dyn Sink>> = vec![
-        Box::new(LevelSink::new(
-            Duration::from_secs(1) / 30,
+    let options = SinkOptions {
+        levels: LevelOptions {
+            interval: Duration::from_secs(1) / 30,
             spectrum_bands,
-            events.clone(),
-        )),
-        Box::new(ChunkSink::new(
-            1600,
-            daemon,
-            counters.clone(),
-            events.clone(),
-        )),
-    ];
+        },
+        chunks: ChunkOptions { chunk_ms: 100 },
+    };
+    let context = SinkContext {
+        events: events.clone(),
+        counters: counters.clone(),
+        daemon,
+    };
+    let sinks = crate::sinks::build(&options, context);
     Task {
         supervisor: Supervisor::on_ring(ring, capture, counters, events.clone()),
         frontend: Frontend::new(rate).unwrap(),

@@ -2,6 +2,10 @@
 //! sinks, and delivery to the daemon, and owns the rules of start, stop, pause and reopen.
 //! The binding wraps one in a JS class; the tests drive it directly.
 
+pub mod config;
+
+pub use config::CaptureConfig;
+
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,11 +15,10 @@ use crate::delivery::{self, Delivery};
 use crate::dsp::TARGET_RATE;
 use crate::error::{Error, Result};
 use crate::events::{EventCounters, EventSink, Events};
-use crate::options::parse::{CaptureConfig, StartConfig, TokenRequestConfig};
-use crate::pipeline::sink::Sink;
+use crate::options::parse::{StartConfig, TokenRequestConfig};
 use crate::pipeline::supervisor::{Reopen, Watch};
 use crate::pipeline::{self, Pipeline, PipelineParts};
-use crate::sinks::{chunks::ChunkSink, levels::LevelSink};
+use crate::sinks::{self, SinkContext};
 use crate::stats::{CaptureCounters, DeliveryCounters, PipelineCounters};
 use crate::transport::any::AnyConnector;
 use crate::transport::http::{self, TokenGrant};
@@ -254,7 +257,8 @@ impl<C: Connector> Capture<C> {
             }
         };
         let info = opened.info.clone();
-        let queue_capacity = (self.config.max_buffer_ms / self.config.chunk_ms.max(1)).max(1);
+        let chunk_ms = self.config.sinks.chunks.chunk_ms.max(1);
+        let queue_capacity = (self.config.max_buffer_ms / chunk_ms).max(1);
         let delivery = link.map(|link| {
             Delivery::spawn(
                 link,
@@ -270,7 +274,14 @@ impl<C: Connector> Capture<C> {
             reopen: self.reopen(&counters.capture),
             watch: self.watch(),
             tick: TICK,
-            sinks: self.sinks(&counters, &events, delivery.as_ref()),
+            sinks: sinks::build(
+                &self.config.sinks,
+                SinkContext {
+                    events: events.clone(),
+                    counters: counters.pipeline.clone(),
+                    daemon: delivery.as_ref().map(Delivery::sender),
+                },
+            ),
             control: control.clone(),
             capture_counters: counters.capture.clone(),
             counters: counters.pipeline.clone(),
@@ -300,29 +311,6 @@ impl<C: Connector> Capture<C> {
         });
         self.capturing.store(true, Relaxed);
         Ok(())
-    }
-
-    /// The consumers of the 16 kHz stream, in the order they see each block.
-    fn sinks(
-        &self,
-        counters: &Counters,
-        events: &Events,
-        delivery: Option<&Delivery>,
-    ) -> Vec<Box<dyn Sink>> {
-        let config = &self.config;
-        vec![
-            Box::new(LevelSink::new(
-                Duration::from_secs(1) / config.level_hz.max(1),
-                config.spectrum_bands as usize,
-                events.clone(),
-            )),
-            Box::new(ChunkSink::new(
-                (TARGET_RATE * config.chunk_ms / 1000) as usize,
-                delivery.map(Delivery::sender),
-                counters.pipeline.clone(),
-                events.clone(),
-            )),
-        ]
     }
 
     fn reopen(&self, counters: &Arc<CaptureCounters>) -> Option<Reopen> {

@@ -4,13 +4,37 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
+use super::SinkContext;
 use crate::delivery::queue::Outgoing;
 use crate::delivery::ChunkSender;
 use crate::dsp::chunker::{Chunk, Chunker};
+use crate::dsp::TARGET_RATE;
+use crate::error::Result;
 use crate::events::{ChunkReady, Event, EventKind, Events};
+use crate::options::parse::int;
+use crate::options::Reader;
 use crate::pipeline::clock::Timeline;
 use crate::pipeline::sink::{Block, Boundary, Sink};
 use crate::stats::PipelineCounters;
+
+/// `chunkMs`.
+#[derive(Debug, Clone)]
+pub struct ChunkOptions {
+    pub chunk_ms: u32,
+}
+
+impl ChunkOptions {
+    pub fn parse(options: &Reader<'_>) -> Result<Self> {
+        Ok(Self {
+            chunk_ms: int(options, "chunkMs")?,
+        })
+    }
+
+    /// Samples per chunk at 16 kHz.
+    pub fn chunk_len(&self) -> usize {
+        (TARGET_RATE * self.chunk_ms / 1000) as usize
+    }
+}
 
 pub struct ChunkSink {
     chunker: Chunker,
@@ -22,19 +46,13 @@ pub struct ChunkSink {
 }
 
 impl ChunkSink {
-    /// `chunk_len`: samples per chunk at 16 kHz.
-    pub fn new(
-        chunk_len: usize,
-        daemon: Option<ChunkSender>,
-        counters: Arc<PipelineCounters>,
-        events: Events,
-    ) -> Self {
+    pub fn new(options: &ChunkOptions, context: &SinkContext) -> Self {
         Self {
-            chunker: Chunker::new(chunk_len),
+            chunker: Chunker::new(options.chunk_len()),
             timeline: Timeline::default(),
-            daemon,
-            counters,
-            events,
+            daemon: context.daemon.clone(),
+            counters: context.counters.clone(),
+            events: context.events.clone(),
         }
     }
 }

@@ -3,11 +3,32 @@
 
 use std::time::{Duration, Instant};
 
+use super::SinkContext;
 use crate::dsp::levels::{Level, LevelMeter, DBFS_FLOOR};
 use crate::dsp::spectrum::Spectrum;
+use crate::error::Result;
 use crate::events::{Event, EventKind, Events, LevelReading};
+use crate::options::parse::int;
+use crate::options::Reader;
 use crate::pipeline::sink::{Block, Boundary, Sink};
 use crate::time::wall_clock_ms;
+
+/// `levelHz` and `spectrumBands`.
+#[derive(Debug, Clone)]
+pub struct LevelOptions {
+    pub interval: Duration,
+    /// Spectrum bands per reading; 0 for none.
+    pub spectrum_bands: usize,
+}
+
+impl LevelOptions {
+    pub fn parse(options: &Reader<'_>) -> Result<Self> {
+        Ok(Self {
+            interval: Duration::from_secs(1) / int(options, "levelHz")?.max(1),
+            spectrum_bands: int(options, "spectrumBands")? as usize,
+        })
+    }
+}
 
 pub struct LevelSink {
     meter: LevelMeter,
@@ -20,15 +41,15 @@ pub struct LevelSink {
 }
 
 impl LevelSink {
-    /// `spectrum_bands`: 0 for none.
-    pub fn new(interval: Duration, spectrum_bands: usize, events: Events) -> Self {
+    pub fn new(options: &LevelOptions, context: &SinkContext) -> Self {
+        let bands = options.spectrum_bands;
         Self {
             meter: LevelMeter::default(),
-            spectrum: (spectrum_bands > 0).then(|| Spectrum::new(spectrum_bands)),
-            interval,
+            spectrum: (bands > 0).then(|| Spectrum::new(bands)),
+            interval: options.interval,
             next_at: None,
             last_at_ms: 0.0,
-            events,
+            events: context.events.clone(),
         }
     }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::options::parse::{parse_list_options, StartConfig, TokenRequestConfig};
 use crate::options::table;
 
 fn obj(fields: &[(&str, Value)]) -> Value {
@@ -26,9 +27,9 @@ fn b(v: bool) -> Value {
 fn no_options_means_the_table_defaults() {
     for absent in [Value::Undefined, Value::Null, obj(&[])] {
         let c = CaptureConfig::parse(&absent).unwrap();
-        assert_eq!(c.chunk_ms, 100);
-        assert_eq!(c.level_hz, 30);
-        assert_eq!(c.spectrum_bands, 0);
+        assert_eq!(c.sinks.chunks.chunk_ms, 100);
+        assert_eq!(c.sinks.levels.interval, Duration::from_secs(1) / 30);
+        assert_eq!(c.sinks.levels.spectrum_bands, 0);
         assert!(c.daemon && c.auto_reopen);
         assert_eq!(c.max_buffer_ms, 30_000);
         assert_eq!(c.link.reconnect_initial, Duration::from_millis(100));
@@ -71,7 +72,9 @@ fn every_option_is_read_into_the_config() {
         ("tui", Some("pt-BR"))
     );
     assert_eq!(c.token.as_deref(), Some("stt_abc"));
-    assert_eq!((c.chunk_ms, c.level_hz, c.spectrum_bands), (50, 60, 32));
+    assert_eq!(c.sinks.chunks.chunk_ms, 50);
+    assert_eq!(c.sinks.levels.interval, Duration::from_secs(1) / 60);
+    assert_eq!(c.sinks.levels.spectrum_bands, 32);
     assert_eq!(c.max_buffer_ms, 1000);
     assert_eq!(c.link.reconnect_initial, Duration::from_millis(5));
     assert_eq!(c.link.reconnect_max, Duration::from_millis(50));

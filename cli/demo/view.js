@@ -1,0 +1,50 @@
+'use strict'
+// What the demo shows: the live lines (and their one-line plain form) and the summary.
+const { dim, red, meter, spectrum, ms } = require('./screen.js')
+
+/** The live block for `state` ({ level, text, daemon, error, ended }) and `stats`. */
+function liveLines(state, s, { header, useDaemon, seconds }) {
+  const l = state.level
+  const level = l
+    ? `${meter(l.rmsDbfs, l.peakDbfs)} ${l.rmsDbfs.toFixed(1).padStart(6)} dBFS  peak ${l.peakDbfs.toFixed(1).padStart(6)}${l.clipped ? `  ${red('CLIP')}` : ''}`
+    : dim('waiting for audio')
+  const stats =
+    `captured ${(s.framesCaptured / (s.deviceSampleRate || 1)).toFixed(1)} s · chunks ${s.chunksEmitted}${useDaemon ? `, sent ${s.chunksSent}` : ''} · ` +
+    `dropped ${s.framesDropped} frames, ${s.chunksDroppedQueue} chunks, ${s.chunksFailed} failed`
+  const delivery = useDaemon
+    ? `queue ${s.sendQueueDepth}/${s.sendQueueCapacity} · latency p50 ${ms(s.deliveryLatencyP50Ms)} p99 ${ms(s.deliveryLatencyP99Ms)}`
+    : 'no daemon'
+  const lines = [
+    header,
+    `level    ${level}`,
+    `spectrum ${spectrum(l?.bands)} ${dim('50 Hz … 8 kHz')}`,
+    `text     ${state.text || dim(useDaemon ? '(no transcription yet)' : '(no daemon)')}`,
+    `daemon   ${state.daemon}${state.error ? `  ${red('last error')} ${state.error}` : ''}`,
+    `stats    ${stats}`,
+    `delivery ${delivery}`,
+    dim(state.ended ? 'the file ended; stopping' : 'Ctrl-C to stop'),
+  ]
+  const plain = `${seconds.toFixed(1)} s · level ${l ? l.rmsDbfs.toFixed(1) : '-'} dBFS · ${stats} · ${delivery} · daemon ${state.daemon}`
+  return { lines, plain }
+}
+
+/** The lines printed after the capture stopped. */
+function summaryLines(s, { duration, inputLabel, useDaemon, recorder }) {
+  const out = [
+    `\nstopped after ${duration} s`,
+    `  input      ${inputLabel}, ${s.deviceSampleRate} Hz, ${s.deviceChannels} ch, ${s.sampleFormat}`,
+    `  captured   ${s.framesCaptured} frames, ${s.framesDropped} dropped (ring high water ${s.ringHighWater} of ${s.ringCapacity})`,
+    `  chunks     ${s.chunksEmitted} emitted (${s.samplesEmitted} samples at 16 kHz)`,
+  ]
+  if (useDaemon) {
+    out.push(
+      `  daemon     ${s.chunksSent} sent, ${s.chunksDroppedQueue} dropped from the queue, ${s.chunksFailed} failed, ${s.reconnects} reconnects, ${s.daemonProtocol || 'no'} protocol`,
+      `  latency    send p50 ${ms(s.sendLatencyP50Ms)} p99 ${ms(s.sendLatencyP99Ms)} · delivery p50 ${ms(s.deliveryLatencyP50Ms)} p99 ${ms(s.deliveryLatencyP99Ms)}`,
+    )
+  }
+  out.push(`  events     ${s.levelEventsDropped} level events replaced while the screen was busy (latest wins)`)
+  if (recorder) out.push(`  recorded   ${recorder.seconds.toFixed(2)} s (${recorder.samples} samples) by the reference daemon to ${recorder.path}`)
+  return out
+}
+
+module.exports = { liveLines, summaryLines }
