@@ -24,6 +24,9 @@ if [ "$status" -ne 1 ]; then
   exit 1
 fi
 
+step "layering: the module dependency rules of docs/architecture.md"
+node scripts/layering.js
+
 step "cargo test"
 cargo test --quiet
 
