@@ -55,6 +55,17 @@ pub fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
     )
 }
 
+/// An object value from borrowed fields (for tests that build options).
+#[cfg(test)]
+pub fn fields(fields: &[(&str, Value)]) -> Value {
+    Value::Object(
+        fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+    )
+}
+
 impl From<f64> for Value {
     fn from(n: f64) -> Self {
         Value::Number(n)

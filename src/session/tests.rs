@@ -18,14 +18,7 @@ fn num(n: f64) -> Value {
     Value::Number(n)
 }
 
-fn object(fields: &[(&str, Value)]) -> Value {
-    Value::Object(
-        fields
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect(),
-    )
-}
+use crate::value::fields as object;
 
 /// A stereo 16-bit WAV of a 1 kHz tone at −6 dBFS.
 fn tone_file(name: &str, frames: usize, rate: u32) -> std::path::PathBuf {

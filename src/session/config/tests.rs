@@ -2,14 +2,7 @@ use super::*;
 use crate::options::parse::{parse_list_options, StartConfig, TokenRequestConfig};
 use crate::options::table;
 
-fn obj(fields: &[(&str, Value)]) -> Value {
-    Value::Object(
-        fields
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect(),
-    )
-}
+use crate::value::fields as obj;
 
 fn n(v: f64) -> Value {
     Value::Number(v)
