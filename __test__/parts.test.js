@@ -160,10 +160,13 @@ test('demo drawing: lines cut to the width keep their colours; meter, spectrum, 
     framesCaptured: 48000, deviceSampleRate: 48000, deviceChannels: 2, sampleFormat: 'f32', chunksEmitted: 10, chunksSent: 10,
     framesDropped: 0, chunksDroppedQueue: 0, chunksFailed: 0, sendQueueDepth: 0, sendQueueCapacity: 300, deliveryLatencyP50Ms: 11,
     deliveryLatencyP99Ms: 12, sendLatencyP50Ms: 1, sendLatencyP99Ms: 2, ringHighWater: 480, ringCapacity: 96000, samplesEmitted: 16000,
-    reconnects: 0, daemonProtocol: 'legacy', levelEventsDropped: 0,
+    reconnects: 0, daemonProtocol: 'legacy', levelEventsDropped: 0, utterances: 2, speechMs: 3100, vadFrames: 300,
   }
-  const { lines, plain } = liveLines({ level: null, text: '', daemon: 'connected', error: '', ended: false }, stats, { header: 'h', useDaemon: true, seconds: 1 })
-  assert.equal(lines.length, 8)
+  const state = { level: null, text: '', daemon: 'connected', error: '', ended: false, speaking: true, lastUtterance: { id: 1, startSample: 16000, endSample: 40000, reason: 'silence' } }
+  const { lines, plain } = liveLines(state, stats, { header: 'h', useDaemon: true, seconds: 1 })
+  assert.equal(lines.length, 9)
+  assert.match(lines[3], /speech .*utterance 2: 1\.00–2\.50 s \(silence\)/)
+  assert.match(plain, /voice speech, 2 utterance\(s\)/)
   assert.match(plain, /captured 1\.0 s · chunks 10, sent 10/)
   assert.ok(summaryLines(stats, { duration: '1.0', inputLabel: 'x', useDaemon: true }).some((l) => /10 sent, 0 dropped from the queue/.test(l)))
   assert.ok(!summaryLines(stats, { duration: '1.0', inputLabel: 'x', useDaemon: false }).some((l) => /daemon/.test(l)))

@@ -1,7 +1,7 @@
 // Compiled with `tsc --noEmit --strict` by the typings test: the public API as a TypeScript
 // user writes it. Lines marked @ts-expect-error must fail to type-check.
 import { AudioCapture, listInputDevices, requestToken } from '../index.js'
-import type { AudioCaptureOptions, CaptureStats, ChunkEvent, DaemonEvent, EndEvent, InputDevice, LevelEvent, TokenGrant } from '../index.js'
+import type { AudioCaptureOptions, CaptureStats, ChunkEvent, DaemonEvent, EndEvent, InputDevice, LevelEvent, TokenGrant, UtteranceEvent, VoiceEvent } from '../index.js'
 
 async function use(): Promise<void> {
   const devices: InputDevice[] = await listInputDevices()
@@ -65,8 +65,21 @@ async function use(): Promise<void> {
   const listed = await listInputDevices({ host: 'alsa' })
   void [listed[0]?.sampleFormats, listed[0]?.host]
   void [stats.pausedMs, stats.framesPaused, stats.deviceReopens, stats.deviceState satisfies string]
+  const voiced = new AudioCapture({ vad: { threshold: 0.6, minSpeechMs: 150, minSilenceMs: 600, preRollMs: 300, maxUtteranceMs: 30000 } })
+  new AudioCapture({ vad: true })
+  voiced
+    .on('voice', (v: VoiceEvent) => void [v.state satisfies 'speech' | 'silence', v.sample, v.atMs, v.probability])
+    .on('utterance', (u: UtteranceEvent) => {
+      const samples: Float32Array = u.samples
+      void [samples, u.id, u.startSample, u.endSample, u.startMs, u.endMs, u.reason satisfies 'silence' | 'max-length' | 'pause' | 'stop' | 'end']
+    })
+  void [stats.speechMs, stats.utterances, stats.vadFrames, stats.utteranceEventsDropped]
   await capture.stopCapture()
 
+  // @ts-expect-error: vad is a boolean or its options, not a string
+  new AudioCapture({ vad: 'silero' })
+  // @ts-expect-error: utterance reasons are a closed set
+  voiced.on('utterance', (u) => void (u.reason === 'timeout'))
   // @ts-expect-error: sampleRate is a number
   new AudioCapture({ sampleRate: '48000' })
   // @ts-expect-error: a level listener does not receive chunks

@@ -26,6 +26,10 @@ commands:
               --quiet         no per-chunk lines
   devices   list input devices
               --host NAME     alsa or pulseaudio (default: the one a capture uses)
+  vad FILE  print the speech segments of a WAV file (start, end, duration), found by
+            the voice activity detector a capture runs with \`vad: true\`
+              --threshold P  --min-speech-ms N  --min-silence-ms N  --pre-roll-ms N
+                              the \`vad\` options (defaults 0.5, 150, 600, 300)
   help      this text
 `
 
@@ -48,6 +52,10 @@ const COMMANDS = {
     run: (f) => require('../cli/daemon.js').daemon(f),
   },
   devices: { flags: { host: 'string' }, run: (f) => require('../cli/devices.js').devices(f) },
+  vad: {
+    flags: { _: 'positional', threshold: 'number', 'min-speech-ms': 'number', 'min-silence-ms': 'number', 'pre-roll-ms': 'number' },
+    run: (f) => require('../cli/vad.js').vad(f, f._),
+  },
   help: {
     flags: {},
     run: async () => {

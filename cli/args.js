@@ -3,11 +3,19 @@
 
 class UsageError extends Error {}
 
-/** `spec`: flag name → 'string' | 'number' | 'boolean'. Returns camelCased values. */
+/**
+ * `spec`: flag name → 'string' | 'number' | 'boolean'; with `_: 'positional'`, arguments that
+ * are not flags are collected in `_`. Returns camelCased values.
+ */
 function parseArgs(argv, spec) {
   const out = {}
+  if (spec._ === 'positional') out._ = []
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
+    if (out._ && !arg.startsWith('--')) {
+      out._.push(arg)
+      continue
+    }
     const name = arg.startsWith('--') ? arg.slice(2) : null
     const type = name && spec[name]
     if (!type) throw new UsageError(`unknown argument ${JSON.stringify(arg)}`)

@@ -36,16 +36,18 @@ async function demo(flags) {
   const addon = require('..')
   const screen = new Screen(process.stdout)
   const say = (line) => process.stdout.write(`${line}\n`)
-  const started = await startDemoCapture(flags, addon, say, { spectrumBands: SPECTRUM_BANDS })
+  const started = await startDemoCapture(flags, addon, say, { spectrumBands: SPECTRUM_BANDS, vad: true })
   if (started.failed) return 1
   const { capture, source, ownDaemon, tmpDir, useDaemon } = started
 
-  const state = { level: null, text: '', daemon: useDaemon ? capture.stats().daemonState : 'off', error: '', ended: false }
+  const state = { level: null, text: '', daemon: useDaemon ? capture.stats().daemonState : 'off', error: '', ended: false, speaking: false, lastUtterance: null }
   capture
     .on('level', (l) => (state.level = l))
     .on('transcription', (t) => (state.text = t.text))
     .on('daemon', (d) => (state.daemon = d.state + (d.state === 'reconnecting' ? ` (attempt ${d.attempt})` : '')))
     .on('error', (e) => (state.error = `${e.code}: ${e.message}`))
+    .on('voice', (v) => (state.speaking = v.state === 'speech'))
+    .on('utterance', (u) => (state.lastUtterance = { id: u.id, startSample: u.startSample, endSample: u.endSample, reason: u.reason }))
 
   const startedAt = Date.now()
   const first = capture.stats()

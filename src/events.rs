@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::dsp::chunker::Chunk;
 use crate::dsp::levels::Level;
+use crate::dsp::utterance::EndReason;
 use crate::error::Error;
 use crate::stats::{DeviceState, LinkState};
 use crate::transport::Transcription;
@@ -68,6 +69,10 @@ events! {
     Warning(WarningEvent) = "warning",
     /// The input device's state changed.
     Device(DeviceEvent) = "device",
+    /// Voice activity changed between speech and silence.
+    Voice(VoiceEvent) = "voice",
+    /// One spoken segment ended: its audio.
+    Utterance(UtteranceEvent) = "utterance",
 }
 
 impl EventKind {
@@ -129,8 +134,49 @@ impl Event {
                 ("id", d.id.into()),
                 ("name", d.name.into()),
             ]),
+            Event::Voice(v) => object([
+                ("state", if v.speech { "speech" } else { "silence" }.into()),
+                ("atMs", v.at_ms.into()),
+                ("sample", v.sample.into()),
+                ("probability", f64::from(v.probability).into()),
+            ]),
+            Event::Utterance(u) => object([
+                ("id", u.id.into()),
+                ("samples", Value::Float32Array(u.samples)),
+                ("startSample", u.start_sample.into()),
+                ("endSample", u.end_sample.into()),
+                ("startMs", u.start_ms.into()),
+                ("endMs", u.end_ms.into()),
+                ("reason", u.reason.as_str().into()),
+            ]),
         }
     }
+}
+
+/// A change of voice activity, at the 16 kHz sample where the deciding run began.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoiceEvent {
+    pub speech: bool,
+    /// 16 kHz sample index of the boundary (the chunks' clock).
+    pub sample: u64,
+    /// Wall-clock ms of that sample.
+    pub at_ms: f64,
+    /// Speech probability of the frame that decided it.
+    pub probability: f32,
+}
+
+/// The audio of one spoken segment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UtteranceEvent {
+    /// From 0, one per utterance of a capture.
+    pub id: u64,
+    pub samples: Vec<f32>,
+    pub start_sample: u64,
+    /// One past the last sample.
+    pub end_sample: u64,
+    pub start_ms: f64,
+    pub end_ms: f64,
+    pub reason: EndReason,
 }
 
 /// A chunk and the wall-clock time of its first sample.

@@ -178,6 +178,12 @@ pub struct PipelineCounters {
     pub device_reopens: AtomicU64,
     /// Reopen attempts that failed.
     pub device_reopen_failures: AtomicU64,
+    /// 16 kHz samples the voice activity detector judged speech.
+    pub speech_samples: AtomicU64,
+    /// Utterances emitted.
+    pub utterances: AtomicU64,
+    /// 16 ms frames the voice activity detector scored.
+    pub vad_frames: AtomicU64,
 }
 
 impl PipelineCounters {

@@ -14,7 +14,9 @@ function noise(i) {
 /**
  * `signal`: { type: 'sine', freq, amplitude } (same on both channels),
  * { type: 'stereo-sines', left: {freq, amplitude}, right: {freq, amplitude} },
- * { type: 'noise', amplitude } or { type: 'silence' }.
+ * { type: 'noise', amplitude }, { type: 'silence' }, or { type: 'samples', data, noise? }:
+ * `data` (a Float32Array, at the feeder's rate) on both channels, then silence; `noise`
+ * adds white noise of that amplitude throughout.
  */
 function sampleAt(signal, rate, ch, i) {
   const t = i / rate
@@ -27,6 +29,8 @@ function sampleAt(signal, rate, ch, i) {
     }
     case 'noise':
       return signal.amplitude * noise(i)
+    case 'samples':
+      return (signal.data[i] ?? 0) + (signal.noise ? signal.noise * noise(i) : 0)
     default:
       return 0
   }

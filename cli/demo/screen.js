@@ -58,6 +58,7 @@ function truncate(line, width) {
 
 const dim = (s) => `\x1b[2m${s}\x1b[0m`
 const red = (s) => `\x1b[31m${s}\x1b[0m`
+const green = (s) => `\x1b[32m${s}\x1b[0m`
 
 /** A bar for -60..0 dBFS with a `|` at the peak. */
 function meter(dbfs, peakDbfs) {
@@ -82,4 +83,4 @@ function spectrum(bands) {
 
 const ms = (v) => `${v.toFixed(1)} ms`
 
-module.exports = { Screen, truncate, dim, red, meter, spectrum, ms, METER_WIDTH }
+module.exports = { Screen, truncate, dim, red, green, meter, spectrum, ms, METER_WIDTH }

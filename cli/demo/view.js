@@ -1,8 +1,18 @@
 'use strict'
 // What the demo shows: the live lines (and their one-line plain form) and the summary.
-const { dim, red, meter, spectrum, ms } = require('./screen.js')
+const { dim, red, green, meter, spectrum, ms } = require('./screen.js')
 
-/** The live block for `state` ({ level, text, daemon, error, ended }) and `stats`. */
+/** The voice activity marker and the latest utterance's bounds. */
+function voiceLine(state) {
+  const marker = state.speaking ? `${green('●')} speech ` : `${dim('○')} silence`
+  const last = state.lastUtterance
+  const span = last
+    ? `  utterance ${last.id + 1}: ${(last.startSample / 16000).toFixed(2)}–${(last.endSample / 16000).toFixed(2)} s (${last.reason})`
+    : dim('  no utterance yet')
+  return `${marker}${span}`
+}
+
+/** The live block for `state` ({ level, text, daemon, error, ended, speaking, lastUtterance }) and `stats`. */
 function liveLines(state, s, { header, useDaemon, seconds }) {
   const l = state.level
   const level = l
@@ -18,13 +28,15 @@ function liveLines(state, s, { header, useDaemon, seconds }) {
     header,
     `level    ${level}`,
     `spectrum ${spectrum(l?.bands)} ${dim('50 Hz … 8 kHz')}`,
+    `voice    ${voiceLine(state)}`,
     `text     ${state.text || dim(useDaemon ? '(no transcription yet)' : '(no daemon)')}`,
     `daemon   ${state.daemon}${state.error ? `  ${red('last error')} ${state.error}` : ''}`,
     `stats    ${stats}`,
     `delivery ${delivery}`,
     dim(state.ended ? 'the file ended; stopping' : 'Ctrl-C to stop'),
   ]
-  const plain = `${seconds.toFixed(1)} s · level ${l ? l.rmsDbfs.toFixed(1) : '-'} dBFS · ${stats} · ${delivery} · daemon ${state.daemon}`
+  const voice = `${state.speaking ? 'speech' : 'silence'}, ${s.utterances} utterance(s)`
+  const plain = `${seconds.toFixed(1)} s · level ${l ? l.rmsDbfs.toFixed(1) : '-'} dBFS · voice ${voice} · ${stats} · ${delivery} · daemon ${state.daemon}`
   return { lines, plain }
 }
 
@@ -42,6 +54,7 @@ function summaryLines(s, { duration, inputLabel, useDaemon, recorder }) {
       `  latency    send p50 ${ms(s.sendLatencyP50Ms)} p99 ${ms(s.sendLatencyP99Ms)} · delivery p50 ${ms(s.deliveryLatencyP50Ms)} p99 ${ms(s.deliveryLatencyP99Ms)}`,
     )
   }
+  out.push(`  voice      ${s.utterances} utterance(s), ${(s.speechMs / 1000).toFixed(1)} s of speech in ${s.vadFrames} frames`)
   out.push(`  events     ${s.levelEventsDropped} level events replaced while the screen was busy (latest wins)`)
   if (recorder) out.push(`  recorded   ${recorder.seconds.toFixed(2)} s (${recorder.samples} samples) by the reference daemon to ${recorder.path}`)
   return out

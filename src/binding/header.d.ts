@@ -112,6 +112,41 @@ export interface AudioCaptureOptions {
    * An integer from 0 to 64. Default `0`.
    */
   spectrumBands?: number
+  /**
+   * Voice activity detection on the 16 kHz stream (earshot, in the pipeline task, never the audio
+   * callback): a `voice` event at every change between speech and silence, and an `utterance`
+   * event with the audio of each spoken segment. `true` uses the defaults of the object form.
+   * Default `false`.
+   */
+  vad?: boolean | {
+    /**
+     * Speech probability (earshot's score of each 16 ms frame) from which a frame counts as
+     * speech; it counts as silence again below `threshold - 0.15`. A number from 0.05 to 0.95.
+     * Default `0.5`.
+     */
+    threshold?: number
+    /**
+     * Speech this long (ms) starts an utterance; shorter bursts (a click, a cough) do not. An
+     * integer from 16 to 5000. Default `150`.
+     */
+    minSpeechMs?: number
+    /**
+     * Silence this long (ms) after speech ends the utterance; shorter pauses stay inside it. An
+     * integer from 32 to 10000. Default `600`.
+     */
+    minSilenceMs?: number
+    /**
+     * Audio (ms) before the detected onset that each utterance includes, so its first syllable is
+     * never cut; it includes as much after the offset (at most `minSilenceMs`). An integer from 0
+     * to 2000. Default `300`.
+     */
+    preRollMs?: number
+    /**
+     * An utterance this long (ms) is cut at the quietest point of its last second and goes on as a
+     * new one. An integer from 1000 to 300000. Default `30000`.
+     */
+    maxUtteranceMs?: number
+  }
   /** `false` = capture only, no socket at all. Default `true`. */
   daemon?: boolean
   /**
@@ -296,6 +331,45 @@ export interface DeviceEvent {
   name: string
 }
 
+/** Voice activity changed (with `vad`). Speech and silence alternate, starting with speech. */
+export interface VoiceEvent {
+  state: 'speech' | 'silence'
+  /**
+   * The 16 kHz sample index of the boundary, on the chunks' clock (`ChunkEvent.seq * 1600`
+   * counts the same samples): where the run of frames that decided it began.
+   */
+  sample: number
+  /** Wall-clock time (ms since the Unix epoch) of that sample. */
+  atMs: number
+  /** Speech probability (0..1) of the frame that decided it. */
+  probability: number
+}
+
+/**
+ * The audio of one spoken segment (with `vad`): from `preRollMs` before the detected onset to
+ * as much after the offset (at most `minSilenceMs`). Utterances never overlap; one cut at
+ * `maxUtteranceMs` continues in the next with no sample lost or repeated.
+ */
+export interface UtteranceEvent {
+  /** From 0, one per utterance of a capture. */
+  id: number
+  /** 16 kHz mono samples, the same as the chunks carry over `startSample..endSample`. */
+  samples: Float32Array
+  /** 16 kHz sample index of the first sample (the chunks' clock). */
+  startSample: number
+  /** One past the last sample. */
+  endSample: number
+  /** Wall-clock times (ms since the Unix epoch) of `startSample` and `endSample`. */
+  startMs: number
+  endMs: number
+  /**
+   * `silence` (speech ended for `minSilenceMs`), `max-length` (cut at `maxUtteranceMs`; the
+   * next one continues it), `pause` (`pause()` ended it), `stop` (`stopCapture()`), `end`
+   * (a file input ended).
+   */
+  reason: 'silence' | 'max-length' | 'pause' | 'stop' | 'end'
+}
+
 /** Listener signature per event name, for `on` / `off`. */
 export interface AudioCaptureEvents {
   /** Every chunk of 16 kHz mono audio, whether or not a daemon is used. */
@@ -317,5 +391,9 @@ export interface AudioCaptureEvents {
   warning: (warning: WarningEvent) => void
   /** The input device started running, stalled, recovered from a stall, or went away. */
   device: (event: DeviceEvent) => void
+  /** With `vad`: speech started or ended. */
+  voice: (event: VoiceEvent) => void
+  /** With `vad`: one spoken segment ended; its audio, with pre-roll. */
+  utterance: (event: UtteranceEvent) => void
 }
 

@@ -77,8 +77,17 @@ pub struct CaptureStats {
     pub level_events_dropped: f64,
     /// `error` events dropped because a listener's queue was full.
     pub error_events_dropped: f64,
-    /// `transcription` and `daemon` events dropped because a listener's queue was full.
+    /// `utterance` events dropped because a listener's queue was full.
+    pub utterance_events_dropped: f64,
+    /// `transcription`, `daemon`, `voice`, `device`, `warning` and `end` events dropped
+    /// because a listener's queue was full.
     pub other_events_dropped: f64,
+    /// With `vad`: time judged speech, ms.
+    pub speech_ms: f64,
+    /// With `vad`: utterances emitted.
+    pub utterances: f64,
+    /// With `vad`: 16 ms frames scored by the voice activity detector.
+    pub vad_frames: f64,
     /// True while `pause()`d.
     pub paused: bool,
     /// Time spent paused, ms.
@@ -141,6 +150,7 @@ impl From<Snapshot> for CaptureStats {
             EventKind::End,
             EventKind::Warning,
             EventKind::Device,
+            EventKind::Voice,
         ]
         .into_iter()
         .map(dropped)
@@ -184,7 +194,11 @@ impl From<Snapshot> for CaptureStats {
             chunk_events_dropped: dropped(EventKind::Chunk),
             level_events_dropped: dropped(EventKind::Level),
             error_events_dropped: dropped(EventKind::Error),
+            utterance_events_dropped: dropped(EventKind::Utterance),
             other_events_dropped: other_dropped,
+            speech_ms: n(&pipe.speech_samples) / 16.0,
+            utterances: n(&pipe.utterances),
+            vad_frames: n(&pipe.vad_frames),
             paused,
             paused_ms: n(&pipe.paused_ms),
             frames_paused: n(&pipe.frames_paused),

@@ -3,9 +3,11 @@
 
 pub mod chunker;
 pub mod downmix;
+pub mod endpoint;
 pub mod levels;
 pub mod resampler;
 pub mod spectrum;
+pub mod utterance;
 
 #[cfg(test)]
 mod resampler_quality_tests;

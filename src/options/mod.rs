@@ -17,6 +17,10 @@ pub enum Kind {
         min: u32,
         max: u32,
     },
+    Number {
+        min: f64,
+        max: f64,
+    },
     Bool,
     /// A non-empty string without NUL, at most `max_len` bytes.
     Text {
@@ -26,6 +30,8 @@ pub enum Kind {
     Choice(&'static [&'static str]),
     /// A nested object with options of its own.
     Object(&'static OptionSet),
+    /// `false` (off), `true` (on, with the nested defaults) or the nested object.
+    Toggle(&'static OptionSet),
     /// A non-empty array of short `[a-z_]` names (scopes).
     Names,
 }
@@ -35,6 +41,7 @@ pub enum Kind {
 pub enum Default {
     None,
     Int(u32),
+    Number(f64),
     Bool(bool),
     Choice(&'static str),
     /// Computed at run time (an environment variable, a generated id): the docs say how.
@@ -165,6 +172,47 @@ impl<'a> Reader<'a> {
             return Err(self.error(name, format!("{expected} (got {n})")));
         }
         Ok(Some(n as u32))
+    }
+
+    /// A number option, `None` when absent and without a default.
+    pub fn number(&self, name: &str) -> Result<Option<f64>> {
+        let spec = self.spec(name)?;
+        let Kind::Number { min, max } = spec.kind else {
+            return Err(Error::Internal(format!("{name} is not a number option")));
+        };
+        let Some(value) = self.get(name) else {
+            return Ok(match spec.default {
+                Default::Number(n) => Some(n),
+                _ => None,
+            });
+        };
+        let expected = format!("must be a number from {min} to {max}");
+        match *value {
+            Value::Number(n) if n.is_finite() && (min..=max).contains(&n) => Ok(Some(n)),
+            Value::Number(n) => Err(self.error(name, format!("{expected} (got {n})"))),
+            _ => Err(self.error(name, expected)),
+        }
+    }
+
+    /// A toggle: `None` when absent or `false`; its nested options (all defaults for `true`).
+    pub fn toggle(&self, name: &str) -> Result<Option<Reader<'a>>> {
+        let spec = self.spec(name)?;
+        let Kind::Toggle(set) = spec.kind else {
+            return Err(Error::Internal(format!("{name} is not a toggle option")));
+        };
+        match self.get(name) {
+            None | Some(Value::Bool(false)) => Ok(None),
+            Some(Value::Bool(true)) => Reader::new(set, &Value::Undefined).map(Some),
+            Some(v @ Value::Object(_)) => Reader::new(set, v).map(Some),
+            Some(v) => Err(self.error(
+                name,
+                format!(
+                    "must be true, false or an object like {} (got {})",
+                    set.doc,
+                    v.describe()
+                ),
+            )),
+        }
     }
 
     /// A boolean option, `None` when absent and without a default.

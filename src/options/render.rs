@@ -13,7 +13,7 @@ fn ts_type(spec: &Spec, indent: usize) -> String {
         return t.to_owned();
     }
     match &spec.kind {
-        Kind::Int { .. } => "number".into(),
+        Kind::Int { .. } | Kind::Number { .. } => "number".into(),
         Kind::Bool => "boolean".into(),
         Kind::Text { .. } => "string".into(),
         Kind::Names => "string[]".into(),
@@ -22,16 +22,19 @@ fn ts_type(spec: &Spec, indent: usize) -> String {
             .map(|c| format!("'{c}'"))
             .collect::<Vec<_>>()
             .join(" | "),
-        Kind::Object(set) => {
-            let mut out = String::from("{\n");
-            for s in set.specs {
-                render_field(&mut out, s, indent + 2);
-            }
-            out.push_str(&" ".repeat(indent));
-            out.push('}');
-            out
-        }
+        Kind::Toggle(set) => format!("boolean | {}", object_type(set, indent)),
+        Kind::Object(set) => object_type(set, indent),
     }
+}
+
+fn object_type(set: &OptionSet, indent: usize) -> String {
+    let mut out = String::from("{\n");
+    for s in set.specs {
+        render_field(&mut out, s, indent + 2);
+    }
+    out.push_str(&" ".repeat(indent));
+    out.push('}');
+    out
 }
 
 /// The doc, then the range and the default, as sentences.
@@ -45,12 +48,15 @@ fn full_doc(spec: &Spec) -> String {
     if !doc.ends_with('.') {
         doc.push('.');
     }
-    if let Kind::Int { min, max } = spec.kind {
-        doc.push_str(&format!(" An integer from {min} to {max}."));
+    match spec.kind {
+        Kind::Int { min, max } => doc.push_str(&format!(" An integer from {min} to {max}.")),
+        Kind::Number { min, max } => doc.push_str(&format!(" A number from {min} to {max}.")),
+        _ => {}
     }
     match spec.default {
         Default::None => {}
         Default::Int(n) => doc.push_str(&format!(" Default `{n}`.")),
+        Default::Number(n) => doc.push_str(&format!(" Default `{n}`.")),
         Default::Bool(b) => doc.push_str(&format!(" Default `{b}`.")),
         Default::Choice(c) => doc.push_str(&format!(" Default `'{c}'`.")),
         Default::Described(text) => doc.push_str(&format!(" Default: {text}.")),
@@ -115,6 +121,7 @@ fn markdown_rows(out: &mut String, set: &OptionSet, prefix: &str) {
     for spec in set.specs {
         let kind = match &spec.kind {
             Kind::Object(_) => "object".to_owned(),
+            Kind::Toggle(_) => "boolean \\| object".to_owned(),
             _ => ts_type(spec, 0).replace('|', "\\|"),
         };
         let doc = full_doc(spec);
@@ -123,7 +130,7 @@ fn markdown_rows(out: &mut String, set: &OptionSet, prefix: &str) {
             spec.name,
             doc.replace('|', "\\|")
         ));
-        if let Kind::Object(nested) = spec.kind {
+        if let Kind::Object(nested) | Kind::Toggle(nested) = spec.kind {
             markdown_rows(out, nested, &format!("{prefix}{}.", spec.name));
         }
     }

@@ -156,6 +156,15 @@ pub static CAPTURE: OptionSet = OptionSet {
             "Spectrum bands in each level event (`bands`), log-spaced from 50 Hz to 8 kHz; 0 = no spectrum.",
         ),
         spec(
+            "vad",
+            Kind::Toggle(&VAD),
+            D::Bool(false),
+            "Voice activity detection on the 16 kHz stream (earshot, in the pipeline task, never \
+             the audio callback): a `voice` event at every change between speech and silence, \
+             and an `utterance` event with the audio of each spoken segment. `true` uses the \
+             defaults of the object form.",
+        ),
+        spec(
             "daemon",
             Kind::Bool,
             D::Bool(true),
@@ -211,6 +220,53 @@ pub static INPUT: OptionSet = OptionSet {
             Kind::Bool,
             D::Bool(false),
             "`true`: start again at the end; `false`: emit `end` after the last chunk.",
+        ),
+    ],
+};
+
+/// `vad: { ... }`.
+pub static VAD: OptionSet = OptionSet {
+    interface: "",
+    label: "vad",
+    prefix: "vad.",
+    doc: "{ threshold: 0.5, minSpeechMs: 150, minSilenceMs: 600, preRollMs: 300, maxUtteranceMs: 30000 }",
+    specs: &[
+        spec(
+            "threshold",
+            Kind::Number {
+                min: 0.05,
+                max: 0.95,
+            },
+            D::Number(0.5),
+            "Speech probability (earshot's score of each 16 ms frame) from which a frame counts as \
+             speech; it counts as silence again below `threshold - 0.15`.",
+        ),
+        spec(
+            "minSpeechMs",
+            int(16, 5000),
+            D::Int(150),
+            "Speech this long (ms) starts an utterance; shorter bursts (a click, a cough) do not.",
+        ),
+        spec(
+            "minSilenceMs",
+            int(32, 10_000),
+            D::Int(600),
+            "Silence this long (ms) after speech ends the utterance; shorter pauses stay inside it.",
+        ),
+        spec(
+            "preRollMs",
+            int(0, 2000),
+            D::Int(300),
+            "Audio (ms) before the detected onset that each utterance includes, so its first \
+             syllable is never cut; it includes as much after the offset (at most \
+             `minSilenceMs`).",
+        ),
+        spec(
+            "maxUtteranceMs",
+            int(1000, 300_000),
+            D::Int(30_000),
+            "An utterance this long (ms) is cut at the quietest point of its last second and goes \
+             on as a new one.",
         ),
     ],
 };

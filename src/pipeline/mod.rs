@@ -23,6 +23,8 @@ use supervisor::{Reopen, Supervisor, Watch};
 /// Requested state, set by the session and read by the pipeline each tick.
 pub trait Control: Send + Sync + 'static {
     fn paused(&self) -> bool;
+    /// The loop has acted on a change to `paused` (its sinks have seen the boundary).
+    fn acknowledge(&self, _paused: bool) {}
 }
 
 /// What a pipeline runs on.
@@ -122,6 +124,9 @@ impl Task {
         let paused = self.control.paused();
         if paused && !self.paused {
             self.boundary(Boundary::Pause);
+        }
+        if paused != self.paused {
+            self.control.acknowledge(paused);
         }
         self.paused = paused;
         if paused {

@@ -8,7 +8,9 @@ use crate::delivery::queue::SendQueue;
 use crate::delivery::{ChunkSender, Delivery};
 use crate::events::testing::recorded;
 use crate::events::{Event, EventKind, EventSink};
-use crate::sinks::{chunks::ChunkOptions, levels::LevelOptions, SinkContext, SinkOptions};
+use crate::sinks::{
+    chunks::ChunkOptions, levels::LevelOptions, voice::VoiceOptions, SinkContext, SinkOptions,
+};
 use crate::stats::DeliveryCounters;
 use crate::transport::testing::Recorder;
 use ringbuf::traits::{Producer, Split};
@@ -23,6 +25,7 @@ impl Control for Unpaused {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn task_on_ring(
     ring: ringbuf::HeapCons<f32>,
     rate: u32,
@@ -31,6 +34,7 @@ fn task_on_ring(
     events: Events,
     daemon: Option<ChunkSender>,
     spectrum_bands: usize,
+    voice: Option<VoiceOptions>,
 ) -> Task {
     let options = SinkOptions {
         levels: LevelOptions {
@@ -38,6 +42,7 @@ fn task_on_ring(
             spectrum_bands,
         },
         chunks: ChunkOptions { chunk_ms: 100 },
+        voice,
     };
     let context = SinkContext {
         events: events.clone(),
@@ -84,6 +89,7 @@ async fn every_frame_reaches_the_transport_at_44_1_khz() {
         events,
         Some(delivery.sender()),
         0,
+        None,
     );
     let cancel = CancellationToken::new();
     let pipeline = Pipeline {
@@ -140,8 +146,31 @@ impl EventSink for Counting {
     }
 }
 
-/// Runs 10 s of 5 ms ticks after a 1 s warm-up; returns (allocations, chunks, levels).
-fn steady_state(rate: u32, wanted: bool) -> (usize, u64, u64) {
+/// What the steady state did: allocations, and what it handed on.
+#[derive(Debug)]
+struct SteadyState {
+    allocations: u64,
+    chunks: u64,
+    levels: u64,
+    utterances: u64,
+    voice: u64,
+}
+
+/// The bundled speech sample (22.05 kHz mono) and a second of silence, to give the voice
+/// sink an utterance per loop.
+fn speech() -> Vec<f32> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/speech.wav");
+    let mut reader = hound::WavReader::open(path).unwrap();
+    let mut samples: Vec<f32> = reader
+        .samples::<i16>()
+        .map(|s| s.unwrap() as f32 / 32768.0)
+        .collect();
+    samples.resize(samples.len() + 22_050, 0.0);
+    samples
+}
+
+/// Runs 10 s of 5 ms ticks of `signal` (looped, at `rate`) after a 1 s warm-up.
+fn steady_state(rate: u32, signal: &[f32], wanted: bool, vad: bool) -> SteadyState {
     use crate::test_alloc::allocations_during;
     let (mut prod, ring) = HeapRb::<f32>::new(rate as usize).split();
     let capture = Arc::new(CaptureCounters::default());
@@ -161,16 +190,25 @@ fn steady_state(rate: u32, wanted: bool) -> (usize, u64, u64) {
         events,
         Some(sender),
         32,
+        vad.then(|| {
+            let options = crate::value::fields(&[("vad", crate::value::Value::Bool(true))]);
+            let reader = crate::options::Reader::new(&crate::options::table::CAPTURE, &options);
+            VoiceOptions::parse(&reader.unwrap()).unwrap().unwrap()
+        }),
     );
     task.supervisor.watch = crate::pipeline::supervisor::Watch {
         stall_timeout: Some(Duration::from_secs(2)),
         silence_warn: Some(Duration::from_secs(3)),
     };
     let period = rate as usize / 200;
-    let block: Vec<f32> = (0..period).map(|i| (i as f32 * 0.01).sin() * 0.5).collect();
+    let mut looped = signal.iter().copied().cycle();
+    let mut block = vec![0.0; period];
     let start = Instant::now();
     // Like the audio thread and the timer: a callback's worth of audio, then a tick.
     let mut tick = |task: &mut Task, n: u32| {
+        block
+            .iter_mut()
+            .for_each(|s| *s = looped.next().unwrap_or(0.0));
         assert_eq!(prod.push_slice(&block), period);
         capture.record_callback(period as u64, 0, 0);
         task.tick(start + Duration::from_millis(5) * n);
@@ -178,31 +216,51 @@ fn steady_state(rate: u32, wanted: bool) -> (usize, u64, u64) {
     for n in 0..200 {
         tick(&mut task, n);
     }
+    let seen = |kind: EventKind| sink.seen[kind as usize].load(Relaxed);
     let chunks_before = counters.chunks_emitted.load(Relaxed);
-    let levels_before = sink.seen[EventKind::Level as usize].load(Relaxed);
+    let (levels, utterances) = (seen(EventKind::Level), counters.utterances.load(Relaxed));
+    let voice = seen(EventKind::Voice);
     let allocations = allocations_during(|| {
         for n in 200..2200 {
             tick(&mut task, n);
         }
     });
-    let chunks = counters.chunks_emitted.load(Relaxed) - chunks_before;
-    let levels = sink.seen[EventKind::Level as usize].load(Relaxed) - levels_before;
-    (allocations, chunks, levels)
+    SteadyState {
+        allocations: allocations as u64,
+        chunks: counters.chunks_emitted.load(Relaxed) - chunks_before,
+        levels: seen(EventKind::Level) - levels,
+        utterances: counters.utterances.load(Relaxed) - utterances,
+        voice: seen(EventKind::Voice) - voice,
+    }
 }
 
 #[test]
 fn the_steady_state_loop_allocates_only_the_payloads_it_hands_on() {
+    let sine =
+        |rate: u32| -> Vec<f32> { (0..rate).map(|i| (i as f32 * 0.01).sin() * 0.5).collect() };
     for rate in [48_000u32, 44_100, 16_000] {
         // Listeners for everything: per chunk its own buffer (it leaves for the daemon) and
         // the event's copy (allocated, then freed by this sink); per level the bands buffer
         // (allocated and freed).
-        let (allocations, chunks, levels) = steady_state(rate, true);
-        assert_eq!(chunks, 100, "{rate} Hz: 10 s of chunks");
-        assert!((295..=305).contains(&levels), "{rate} Hz: {levels} levels");
-        assert_eq!(allocations as u64, 3 * chunks + 2 * levels, "{rate} Hz");
+        let s = steady_state(rate, &sine(rate), true, false);
+        assert_eq!(s.chunks, 100, "{rate} Hz: 10 s of chunks");
+        assert!((295..=305).contains(&s.levels), "{rate} Hz: {s:?}");
+        assert_eq!(s.allocations, 3 * s.chunks + 2 * s.levels, "{rate} Hz");
         // Nobody listens: only the chunks for the daemon.
-        let (allocations, chunks, levels) = steady_state(rate, false);
-        assert_eq!((chunks, levels), (100, 0));
-        assert_eq!(allocations as u64, chunks, "{rate} Hz, no listeners");
+        let s = steady_state(rate, &sine(rate), false, false);
+        assert_eq!((s.chunks, s.levels), (100, 0));
+        assert_eq!(s.allocations, s.chunks, "{rate} Hz, no listeners");
     }
+    // With voice activity detection on speech: each utterance adds its copy for JS
+    // (allocated, then freed by this sink); voice events allocate nothing.
+    let s = steady_state(22_050, &speech(), true, true);
+    assert!(s.utterances >= 1 && s.voice >= 2, "{s:?}");
+    assert_eq!(
+        s.allocations,
+        3 * s.chunks + 2 * s.levels + 2 * s.utterances,
+        "{s:?}"
+    );
+    let s = steady_state(22_050, &speech(), false, true);
+    assert!(s.utterances >= 1, "{s:?}");
+    assert_eq!(s.allocations, s.chunks, "no listeners: {s:?}");
 }

@@ -7,7 +7,7 @@ pub mod config;
 pub use config::CaptureConfig;
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use crate::capture::{self, OpenStream, Source, StreamInfo};
@@ -97,15 +97,40 @@ pub async fn request_token(config: &TokenRequestConfig) -> Result<TokenGrant> {
     })
 }
 
-/// Requested state, set by `pause()`/`resume()`, read by the pipeline every tick.
+/// Requested state, set by `pause()`/`resume()`, read by the pipeline every tick; the
+/// pipeline acknowledges a change once its sinks have acted on it.
 #[derive(Debug, Default)]
 pub struct ControlState {
     paused: AtomicBool,
+    acted_on: Mutex<bool>,
+    acted: Condvar,
+}
+
+/// The longest `pause()` waits for the pipeline to end an open utterance (a tick is 5 ms).
+const PAUSE_WAIT: Duration = Duration::from_millis(250);
+
+impl ControlState {
+    /// Asks for `paused` and, while a pipeline runs, waits (bounded) until it has acted.
+    fn request(&self, paused: bool, running: bool) {
+        self.paused.store(paused, Relaxed);
+        if !running {
+            return;
+        }
+        let acted = self.acted_on.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = self
+            .acted
+            .wait_timeout_while(acted, PAUSE_WAIT, |acted| *acted != paused);
+    }
 }
 
 impl pipeline::Control for ControlState {
     fn paused(&self) -> bool {
         self.paused.load(Relaxed)
+    }
+
+    fn acknowledge(&self, paused: bool) {
+        *self.acted_on.lock().unwrap_or_else(|p| p.into_inner()) = paused;
+        self.acted.notify_all();
     }
 }
 
@@ -344,14 +369,17 @@ impl<C: Connector> Capture<C> {
         Ok(())
     }
 
-    /// Pauses a running capture (the device stays open). Harmless when paused or stopped:
+    /// Pauses a running capture (the device stays open). Returns once the pipeline has seen
+    /// it, so an open utterance has ended (reason `pause`). Harmless when paused or stopped:
     /// a new capture starts unpaused.
     pub fn pause(&self) {
-        self.current().control.paused.store(true, Relaxed);
+        let control = self.current().control.clone();
+        control.request(true, self.is_capturing());
     }
 
     pub fn resume(&self) {
-        self.current().control.paused.store(false, Relaxed);
+        let control = self.current().control.clone();
+        control.request(false, self.is_capturing());
     }
 
     pub fn is_capturing(&self) -> bool {

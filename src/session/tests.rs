@@ -459,3 +459,39 @@ async fn a_capture_dropped_while_running_still_stops_in_order() {
     );
     let _ = std::fs::remove_file(path);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_returns_once_the_open_utterance_has_ended() {
+    let speech = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/speech.wav");
+    let config = file_config(&speech, true, &[("vad", Value::Bool(true))]);
+    let (capture, recorder, events) = file_capture(config);
+    capture.start(StartConfig::default()).await.unwrap();
+    let speaking = || {
+        events
+            .events()
+            .iter()
+            .any(|e| matches!(e, Event::Voice(v) if v.speech))
+    };
+    until("speech", speaking).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // `pause()` blocks (briefly) until the pipeline has acted: the utterance is out already.
+    tokio::task::block_in_place(|| capture.pause());
+    let utterances: Vec<_> = events
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Utterance(u) => Some(u),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(utterances.len(), 1, "ended before pause() returned");
+    assert_eq!(utterances[0].reason.as_str(), "pause");
+    capture.stop().await.unwrap();
+    // The utterance's audio is exactly what the chunks carried over its range.
+    let all = recorder.samples();
+    let u = &utterances[0];
+    assert_eq!(
+        u.samples[..],
+        all[u.start_sample as usize..u.end_sample as usize]
+    );
+}

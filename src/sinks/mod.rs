@@ -4,6 +4,7 @@
 
 pub mod chunks;
 pub mod levels;
+pub mod voice;
 
 use std::sync::Arc;
 
@@ -19,6 +20,8 @@ use crate::stats::PipelineCounters;
 pub struct SinkOptions {
     pub levels: levels::LevelOptions,
     pub chunks: chunks::ChunkOptions,
+    /// `None`: no voice activity detection.
+    pub voice: Option<voice::VoiceOptions>,
 }
 
 impl SinkOptions {
@@ -26,6 +29,7 @@ impl SinkOptions {
         Ok(Self {
             levels: levels::LevelOptions::parse(options)?,
             chunks: chunks::ChunkOptions::parse(options)?,
+            voice: voice::VoiceOptions::parse(options)?,
         })
     }
 }
@@ -40,8 +44,12 @@ pub struct SinkContext {
 
 /// The sinks of one capture run.
 pub fn build(options: &SinkOptions, context: SinkContext) -> Vec<Box<dyn Sink>> {
-    vec![
+    let mut sinks: Vec<Box<dyn Sink>> = vec![
         Box::new(levels::LevelSink::new(&options.levels, &context)),
         Box::new(chunks::ChunkSink::new(&options.chunks, &context)),
-    ]
+    ];
+    if let Some(voice) = &options.voice {
+        sinks.push(Box::new(voice::VoiceSink::new(voice, &context)));
+    }
+    sinks
 }

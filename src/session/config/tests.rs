@@ -185,6 +185,7 @@ fn every_declared_option_is_read_by_its_parser() {
             "input" => obj(&[("file", s("a.wav"))]),
             "protocol" => s("v1"),
             "reconnectMaxMs" => n(600_000.0),
+            "vad" => b(true),
             _ => match spec.kind {
                 // Another value than the default, within the range.
                 crate::options::Kind::Int { min, max } => match spec.default {
@@ -205,5 +206,64 @@ fn every_declared_option_is_read_by_its_parser() {
         let parsed = format!("{:?}", CaptureConfig::parse(&given).unwrap());
         let default = format!("{:?}", CaptureConfig::parse(&obj(&[base_id])).unwrap());
         assert_ne!(parsed, default, "{} changed nothing", spec.name);
+    }
+}
+
+#[test]
+fn vad_is_off_true_or_an_object_each_field_checked() {
+    use crate::dsp::endpoint::EndpointConfig;
+    assert_eq!(CaptureConfig::parse(&obj(&[])).unwrap().sinks.voice, None);
+    assert_eq!(
+        CaptureConfig::parse(&obj(&[("vad", b(false))]))
+            .unwrap()
+            .sinks
+            .voice,
+        None
+    );
+    let on = CaptureConfig::parse(&obj(&[("vad", b(true))]))
+        .unwrap()
+        .sinks
+        .voice
+        .unwrap();
+    assert_eq!(
+        on.endpoint,
+        EndpointConfig {
+            threshold: 0.5,
+            min_speech_frames: 10, // 150 ms in 16 ms frames, rounded up
+            min_silence_frames: 38,
+        }
+    );
+    assert_eq!(on.utterance.pre_roll, 4800);
+    assert_eq!(on.utterance.hangover, 4800);
+    assert_eq!(on.utterance.max_len, 480_000);
+    let tuned = CaptureConfig::parse(&obj(&[(
+        "vad",
+        obj(&[
+            ("threshold", n(0.7)),
+            ("minSilenceMs", n(200.0)),
+            ("maxUtteranceMs", n(15_000.0)),
+        ]),
+    )]))
+    .unwrap()
+    .sinks
+    .voice
+    .unwrap();
+    assert!((tuned.endpoint.threshold - 0.7).abs() < 1e-6);
+    assert_eq!(tuned.utterance.hangover, 3200, "at most minSilenceMs");
+    assert_eq!(tuned.utterance.max_len, 240_000);
+    for (vad, name) in [
+        (s("yes"), "vad"),
+        (n(1.0), "vad"),
+        (obj(&[("threshold", n(1.5))]), "vad.threshold"),
+        (obj(&[("threshold", s("high"))]), "vad.threshold"),
+        (obj(&[("minSpeechMs", n(10.0))]), "vad.minSpeechMs"),
+        (obj(&[("minSilenceMs", n(0.5))]), "vad.minSilenceMs"),
+        (obj(&[("preRollMs", n(-1.0))]), "vad.preRollMs"),
+        (obj(&[("maxUtteranceMs", n(500.0))]), "vad.maxUtteranceMs"),
+        (obj(&[("silenceMs", n(500.0))]), "silenceMs"),
+    ] {
+        let e = CaptureConfig::parse(&obj(&[("vad", vad.clone())])).unwrap_err();
+        assert_eq!(e.code(), "E_INVALID_OPTION");
+        assert!(e.to_string().contains(name), "{vad:?}: {e}");
     }
 }

@@ -1,0 +1,239 @@
+//! Voice activity and utterances (`vad` option): earshot scores every 16 ms frame of the
+//! 16 kHz stream, the endpointer turns scores into speech and silence, and the utterance
+//! builder cuts the audio of each spoken segment with its pre-roll. `voice` events mark every
+//! change; `utterance` events carry the audio. Runs on the pipeline task; allocates only each
+//! utterance's copy for JS and each event.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use earshot::Detector;
+
+use super::SinkContext;
+use crate::dsp::endpoint::{EndpointConfig, Endpointer, Transition, FRAME};
+use crate::dsp::utterance::{Cut, EndReason, UtteranceBuilder, UtteranceConfig};
+use crate::dsp::TARGET_RATE;
+use crate::error::Result;
+use crate::events::{Event, EventKind, Events, UtteranceEvent, VoiceEvent};
+use crate::options::parse::int;
+use crate::options::Reader;
+use crate::pipeline::clock::Timeline;
+use crate::pipeline::sink::{Block, Boundary, Sink};
+use crate::stats::PipelineCounters;
+
+/// The largest block the frontend hands on at once, for the utterance builder's lookback.
+const MAX_BLOCK: usize = 4096;
+
+/// `vad: true | { threshold, minSpeechMs, minSilenceMs, preRollMs, maxUtteranceMs }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoiceOptions {
+    pub endpoint: EndpointConfig,
+    pub utterance: UtteranceConfig,
+}
+
+fn samples_of(ms: u32) -> usize {
+    (ms as usize * TARGET_RATE as usize) / 1000
+}
+
+fn frames_of(ms: u32) -> u32 {
+    samples_of(ms).div_ceil(FRAME) as u32
+}
+
+impl VoiceOptions {
+    /// `None` when voice activity detection is off.
+    pub fn parse(options: &Reader<'_>) -> Result<Option<Self>> {
+        let Some(vad) = options.toggle("vad")? else {
+            return Ok(None);
+        };
+        let threshold = vad.number("threshold")?.unwrap_or(0.5) as f32;
+        let (min_speech, min_silence) = (int(&vad, "minSpeechMs")?, int(&vad, "minSilenceMs")?);
+        let pre_roll = samples_of(int(&vad, "preRollMs")?);
+        let endpoint = EndpointConfig {
+            threshold,
+            min_speech_frames: frames_of(min_speech),
+            min_silence_frames: frames_of(min_silence),
+        };
+        Ok(Some(Self {
+            endpoint,
+            utterance: UtteranceConfig {
+                pre_roll,
+                hangover: pre_roll.min(samples_of(min_silence)),
+                max_len: samples_of(int(&vad, "maxUtteranceMs")?),
+                // Speech is decided `min_speech` after its onset, seen a frame late, after
+                // a whole block was pushed.
+                lookback: (endpoint.min_speech_frames as usize + 3) * FRAME + MAX_BLOCK,
+            },
+        }))
+    }
+}
+
+pub struct VoiceSink {
+    detector: Box<Detector>,
+    endpointer: Endpointer,
+    utterances: UtteranceBuilder,
+    frame: [f32; FRAME],
+    frame_len: usize,
+    /// One past the newest sample pushed.
+    end: u64,
+    /// Where the current speech began (for `speechMs`).
+    speech_since: Option<u64>,
+    probability: f32,
+    timeline: Timeline,
+    next_id: u64,
+    counters: Arc<PipelineCounters>,
+    events: Events,
+}
+
+impl VoiceSink {
+    pub fn new(options: &VoiceOptions, context: &SinkContext) -> Self {
+        Self {
+            detector: Detector::default_boxed(),
+            endpointer: Endpointer::new(options.endpoint),
+            utterances: UtteranceBuilder::new(options.utterance),
+            frame: [0.0; FRAME],
+            frame_len: 0,
+            end: 0,
+            speech_since: None,
+            probability: 0.0,
+            timeline: Timeline::default(),
+            next_id: 0,
+            counters: context.counters.clone(),
+            events: context.events.clone(),
+        }
+    }
+
+    fn voice(&mut self, speech: bool, sample: u64) {
+        if speech {
+            self.speech_since = Some(sample);
+        } else if let Some(since) = self.speech_since.take() {
+            self.counters
+                .speech_samples
+                .fetch_add(sample.saturating_sub(since), Relaxed);
+        }
+        if self.events.wants(EventKind::Voice) {
+            self.events.emit(Event::Voice(VoiceEvent {
+                speech,
+                sample,
+                at_ms: self.timeline.time_of(sample),
+                probability: self.probability,
+            }));
+        }
+    }
+
+    fn transition(&mut self, transition: Transition) {
+        let Self {
+            utterances,
+            timeline,
+            next_id,
+            counters,
+            events,
+            ..
+        } = self;
+        let mut emit = |cut: Cut<'_>| emit_utterance(cut, *timeline, next_id, counters, events);
+        match transition {
+            Transition::SpeechStart { frame } => {
+                let onset = frame * FRAME as u64;
+                utterances.start(onset);
+                self.voice(true, onset);
+            }
+            Transition::SpeechEnd { frame } => {
+                let offset = frame * FRAME as u64;
+                utterances.end(offset, &mut emit);
+                self.voice(false, offset);
+            }
+        }
+    }
+
+    /// Scores complete frames of `samples`, which start at sample `start`.
+    fn score(&mut self, mut samples: &[f32], mut start: u64) {
+        while !samples.is_empty() {
+            let take = (FRAME - self.frame_len).min(samples.len());
+            self.frame[self.frame_len..self.frame_len + take].copy_from_slice(&samples[..take]);
+            self.frame_len += take;
+            samples = &samples[take..];
+            start += take as u64;
+            if self.frame_len < FRAME {
+                break;
+            }
+            self.frame_len = 0;
+            let frame = start / FRAME as u64 - 1;
+            self.probability = self.detector.predict_f32(&self.frame);
+            self.counters.vad_frames.fetch_add(1, Relaxed);
+            if let Some(t) = self.endpointer.push(frame, self.probability) {
+                self.transition(t);
+            }
+        }
+    }
+
+    /// Ends any speech now (a pause or the end of the stream).
+    fn close(&mut self, reason: EndReason) {
+        let Self {
+            utterances,
+            timeline,
+            next_id,
+            counters,
+            events,
+            ..
+        } = self;
+        utterances.close(reason, &mut |cut: Cut<'_>| {
+            emit_utterance(cut, *timeline, next_id, counters, events)
+        });
+        if self.endpointer.is_speaking() {
+            self.voice(false, self.end);
+        }
+        self.endpointer.reset(self.end.div_ceil(FRAME as u64));
+        self.detector.reset();
+    }
+}
+
+fn emit_utterance(
+    cut: Cut<'_>,
+    timeline: Timeline,
+    next_id: &mut u64,
+    counters: &PipelineCounters,
+    events: &Events,
+) {
+    let id = *next_id;
+    *next_id += 1;
+    counters.utterances.fetch_add(1, Relaxed);
+    if !events.wants(EventKind::Utterance) {
+        return;
+    }
+    let end_sample = cut.start_sample + cut.samples.len() as u64;
+    events.emit(Event::Utterance(UtteranceEvent {
+        id,
+        samples: cut.samples.to_vec(),
+        start_sample: cut.start_sample,
+        end_sample,
+        start_ms: timeline.time_of(cut.start_sample),
+        end_ms: timeline.time_of(end_sample),
+        reason: cut.reason,
+    }));
+}
+
+impl Sink for VoiceSink {
+    fn push(&mut self, block: &Block<'_>) {
+        self.timeline = block.timeline;
+        self.end = block.end_sample();
+        let Self {
+            utterances,
+            timeline,
+            next_id,
+            counters,
+            events,
+            ..
+        } = self;
+        utterances.push(block.samples, block.start_sample, &mut |cut: Cut<'_>| {
+            emit_utterance(cut, *timeline, next_id, counters, events)
+        });
+        self.score(block.samples, block.start_sample);
+    }
+
+    fn boundary(&mut self, boundary: Boundary) {
+        self.close(match boundary {
+            Boundary::Pause => EndReason::Pause,
+            Boundary::Stop => EndReason::Stop,
+            Boundary::End => EndReason::End,
+        });
+    }
+}
