@@ -121,8 +121,9 @@ export interface AudioCaptureOptions {
   vad?: boolean | {
     /**
      * Speech probability (earshot's score of each 16 ms frame) from which a frame counts as
-     * speech; it counts as silence again below `threshold - 0.15`. A number from 0.05 to 0.95.
-     * Default `0.5`.
+     * speech; it counts as silence again below `threshold - 0.05`. Where others talk in the
+     * background, a frame must also stand out of that babble by its level. A number from 0.05 to
+     * 0.95. Default `0.6`.
      */
     threshold?: number
     /**

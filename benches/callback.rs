@@ -1,5 +1,5 @@
-//! The audio callback's whole work (`Processor::process`) per block, and the resampler's
-//! throughput. `cargo bench`; results in BENCHMARKS.md.
+//! The audio callback's whole work (`Processor::process`) per block, the resampler's
+//! throughput, and the voice activity sink's. `cargo bench`; results in BENCHMARKS.md.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -61,5 +61,64 @@ fn resampler(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, callback, resampler);
+/// Takes every event and drops it.
+struct Discard;
+
+impl stt_capture::events::EventSink for Discard {
+    fn emit(&self, _: stt_capture::events::Event) -> u64 {
+        0
+    }
+}
+
+/// The bundled speech sample at 16 kHz, as the pipeline hands it to its sinks.
+fn speech_16k() -> Vec<f32> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/speech.wav");
+    let mut reader = hound::WavReader::open(path).unwrap();
+    let input: Vec<f32> = reader
+        .samples::<i16>()
+        .map(|s| s.unwrap() as f32 / 32768.0)
+        .collect();
+    let mut r = StreamResampler::new(reader.spec().sample_rate).unwrap();
+    let mut out = Vec::new();
+    r.process(&input, &mut |s| out.extend_from_slice(s));
+    r.flush(&mut |s| out.extend_from_slice(s));
+    out
+}
+
+fn vad(c: &mut Criterion) {
+    use stt_capture::options::{table::CAPTURE, Reader, Value};
+    use stt_capture::pipeline::sink::{Block, Sink};
+    use stt_capture::sinks::{voice::VoiceOptions, voice::VoiceSink, SinkContext};
+    let options = Value::Object(vec![("vad".into(), Value::Bool(true))]);
+    let options = VoiceOptions::parse(&Reader::new(&CAPTURE, &options).unwrap())
+        .unwrap()
+        .unwrap();
+    let context = SinkContext {
+        events: stt_capture::events::Events::new(Arc::new(Discard), Arc::default()),
+        counters: Arc::default(),
+        daemon: None,
+    };
+    let mut sink = VoiceSink::new(&options, &context);
+    let speech = speech_16k();
+    let mut group = c.benchmark_group("vad");
+    let second = &speech[..16_000];
+    group.throughput(Throughput::Elements(16_000));
+    let mut at = 0u64;
+    group.bench_function("1 s of speech at 16 kHz, in 10 ms blocks", |b| {
+        b.iter(|| {
+            for part in second.chunks(160) {
+                sink.push(&Block {
+                    samples: black_box(part),
+                    start_sample: at,
+                    timeline: Default::default(),
+                    clipped: false,
+                });
+                at += part.len() as u64;
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, callback, resampler, vad);
 criterion_main!(benches);

@@ -48,15 +48,18 @@ pcm.twochannels {
 /**
  * Starts feeding the FIFO from a worker thread (never the thread that stops the capture).
  * `signal`: see `harness/signals.js` (noise is deterministic, so every chunk is unique).
- * With `hold: true` nothing is written until `release()`.
+ * With `hold: true` nothing is written until `release()`. `rate` and `channels` (default
+ * 48000 and 2) must match what the capture asks the device for (`sampleRate`, `channels`).
  * Returns { framesWritten(), release(), stop(): Promise<{ framesWritten }> }.
  */
-function startFeeder(fifo, signal, { hold = false } = {}) {
+function startFeeder(fifo, signal, { hold = false, rate = RATE, channels = CHANNELS } = {}) {
+  // 5 ms periods at any rate, as ALSA's file plugin uses.
+  const periodFrames = Math.round(rate / 200)
   // [stop, periods written, released]
   const control = new Int32Array(new SharedArrayBuffer(12))
   if (!hold) control[2] = 1
   const worker = new Worker(path.join(__dirname, 'feeder-worker.js'), {
-    workerData: { fifo, signal, rate: RATE, channels: CHANNELS, periodFrames: PERIOD_FRAMES, control },
+    workerData: { fifo, signal, rate, channels, periodFrames, control },
   })
   let result = null
   const done = new Promise((resolve, reject) => {
@@ -66,7 +69,7 @@ function startFeeder(fifo, signal, { hold = false } = {}) {
   })
   return {
     /** Frames written so far. */
-    framesWritten: () => Atomics.load(control, 1) * PERIOD_FRAMES,
+    framesWritten: () => Atomics.load(control, 1) * periodFrames,
     release() {
       Atomics.store(control, 2, 1)
       Atomics.notify(control, 2)

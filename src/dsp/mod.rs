@@ -1,6 +1,7 @@
 //! Pure signal processing: no I/O, no tokio, no napi. Everything here is testable with plain
 //! `cargo test`.
 
+pub mod background;
 pub mod chunker;
 pub mod downmix;
 pub mod endpoint;

@@ -229,7 +229,7 @@ pub static VAD: OptionSet = OptionSet {
     interface: "",
     label: "vad",
     prefix: "vad.",
-    doc: "{ threshold: 0.5, minSpeechMs: 150, minSilenceMs: 600, preRollMs: 300, maxUtteranceMs: 30000 }",
+    doc: "{ threshold: 0.6, minSpeechMs: 150, minSilenceMs: 600, preRollMs: 300, maxUtteranceMs: 30000 }",
     specs: &[
         spec(
             "threshold",
@@ -237,9 +237,10 @@ pub static VAD: OptionSet = OptionSet {
                 min: 0.05,
                 max: 0.95,
             },
-            D::Number(0.5),
+            D::Number(0.6),
             "Speech probability (earshot's score of each 16 ms frame) from which a frame counts as \
-             speech; it counts as silence again below `threshold - 0.15`.",
+             speech; it counts as silence again below `threshold - 0.05`. Where others talk in \
+             the background, a frame must also stand out of that babble by its level.",
         ),
         spec(
             "minSpeechMs",

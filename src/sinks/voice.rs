@@ -1,6 +1,7 @@
 //! Voice activity and utterances (`vad` option): earshot scores every 16 ms frame of the
-//! 16 kHz stream, the endpointer turns scores into speech and silence, and the utterance
-//! builder cuts the audio of each spoken segment with its pre-roll. `voice` events mark every
+//! 16 kHz stream, the background gate discounts speech in the background (babble), the
+//! endpointer turns scores into speech and silence, and the utterance builder cuts the audio
+//! of each spoken segment with its pre-roll. `voice` events mark every
 //! change; `utterance` events carry the audio. Runs on the pipeline task; allocates only each
 //! utterance's copy for JS and each event.
 
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use earshot::Detector;
 
 use super::SinkContext;
+use crate::dsp::background::{frame_dbfs, Background};
 use crate::dsp::endpoint::{EndpointConfig, Endpointer, Transition, FRAME};
 use crate::dsp::utterance::{Cut, EndReason, UtteranceBuilder, UtteranceConfig};
 use crate::dsp::TARGET_RATE;
@@ -45,7 +47,7 @@ impl VoiceOptions {
         let Some(vad) = options.toggle("vad")? else {
             return Ok(None);
         };
-        let threshold = vad.number("threshold")?.unwrap_or(0.5) as f32;
+        let threshold = vad.number("threshold")?.unwrap_or(0.6) as f32;
         let (min_speech, min_silence) = (int(&vad, "minSpeechMs")?, int(&vad, "minSilenceMs")?);
         let pre_roll = samples_of(int(&vad, "preRollMs")?);
         let endpoint = EndpointConfig {
@@ -69,6 +71,7 @@ impl VoiceOptions {
 
 pub struct VoiceSink {
     detector: Box<Detector>,
+    background: Background,
     endpointer: Endpointer,
     utterances: UtteranceBuilder,
     frame: [f32; FRAME],
@@ -88,6 +91,7 @@ impl VoiceSink {
     pub fn new(options: &VoiceOptions, context: &SinkContext) -> Self {
         Self {
             detector: Detector::default_boxed(),
+            background: Background::default(),
             endpointer: Endpointer::new(options.endpoint),
             utterances: UtteranceBuilder::new(options.utterance),
             frame: [0.0; FRAME],
@@ -158,8 +162,11 @@ impl VoiceSink {
             self.frame_len = 0;
             let frame = start / FRAME as u64 - 1;
             self.probability = self.detector.predict_f32(&self.frame);
+            let decided = self
+                .background
+                .judge(frame_dbfs(&self.frame), self.probability);
             self.counters.vad_frames.fetch_add(1, Relaxed);
-            if let Some(t) = self.endpointer.push(frame, self.probability) {
+            if let Some(t) = self.endpointer.push(frame, decided) {
                 self.transition(t);
             }
         }

@@ -228,7 +228,7 @@ fn vad_is_off_true_or_an_object_each_field_checked() {
     assert_eq!(
         on.endpoint,
         EndpointConfig {
-            threshold: 0.5,
+            threshold: 0.6,
             min_speech_frames: 10, // 150 ms in 16 ms frames, rounded up
             min_silence_frames: 38,
         }
