@@ -27,6 +27,8 @@ pub enum Error {
     Protocol(String),
     #[error("the STT daemon did not answer: {0}")]
     DaemonTimeout(String),
+    #[error("the STT daemon cannot take this now: {0}")]
+    DaemonBusy(String),
     #[error("audio dropped: {0}")]
     QueueFull(String),
     #[error("internal error: {0}")]
@@ -49,6 +51,7 @@ impl Error {
             Error::Unauthorized(_) => "E_UNAUTHORIZED",
             Error::Protocol(_) => "E_PROTOCOL",
             Error::DaemonTimeout(_) => "E_DAEMON_TIMEOUT",
+            Error::DaemonBusy(_) => "E_DAEMON_BUSY",
             Error::QueueFull(_) => "E_QUEUE_FULL",
             Error::Internal(_) => "E_INTERNAL",
         }
@@ -76,6 +79,7 @@ impl Error {
             Error::Unauthorized(s) => Error::Unauthorized(add(s)),
             Error::Protocol(s) => Error::Protocol(add(s)),
             Error::DaemonTimeout(s) => Error::DaemonTimeout(add(s)),
+            Error::DaemonBusy(s) => Error::DaemonBusy(add(s)),
             Error::QueueFull(s) => Error::QueueFull(add(s)),
             Error::Internal(s) => Error::Internal(add(s)),
         }

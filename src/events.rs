@@ -107,12 +107,19 @@ impl Event {
                 code: e.code(),
                 message: e.to_string(),
             },
-            Event::Transcription(t) => object([
-                ("text", t.text.into()),
-                ("clientId", t.client_id.into()),
-                ("timestamp", t.timestamp.into()),
-                ("final", t.is_final.into()),
-            ]),
+            Event::Transcription(t) => {
+                let u = t.utterance;
+                object([
+                    ("text", t.text.into()),
+                    ("clientId", t.client_id.into()),
+                    ("timestamp", t.timestamp.into()),
+                    ("final", t.is_final.into()),
+                    ("utteranceId", u.map(|u| u.id).into()),
+                    ("startMs", u.map(|u| u.start_ms).into()),
+                    ("endMs", u.map(|u| u.end_ms).into()),
+                    ("latencyMs", u.map(|u| u.latency_ms).into()),
+                ])
+            }
             Event::Daemon(d) => object([
                 ("state", d.state.as_str().into()),
                 ("attempt", d.attempt.into()),
@@ -120,6 +127,7 @@ impl Event {
                 ("code", d.error.as_ref().map(Error::code).into()),
                 ("reason", d.error.as_ref().map(Error::to_string).into()),
                 ("protocol", d.protocol.into()),
+                ("mode", d.mode.into()),
             ]),
             Event::End(end) => object([
                 ("frames", end.frames.into()),
@@ -248,6 +256,8 @@ pub struct DaemonEvent {
     pub error: Option<Error>,
     /// The session's protocol (with `Connected`): `legacy` or `v1`.
     pub protocol: Option<&'static str>,
+    /// How the session transcribes (with `Connected`): `stream` or `utterances`.
+    pub mode: Option<&'static str>,
 }
 
 impl DaemonEvent {
@@ -258,6 +268,7 @@ impl DaemonEvent {
             delay: None,
             error: None,
             protocol: None,
+            mode: None,
         }
     }
 

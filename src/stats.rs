@@ -46,18 +46,21 @@ pub enum FailureReason {
     Stopped,
 }
 
-/// What happened to every chunk handed to the daemon link. Kept under one lock so that a
-/// snapshot always satisfies
-/// `chunks_queued = chunks_sent + chunks_dropped_queue + chunks_failed + send_queue_depth`.
+/// What happened to every item of one kind (chunks, or utterances) handed to the daemon
+/// link. Kept under one lock so that a snapshot always satisfies
+/// `queued = sent + dropped_queue + failed + superseded + depth`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Delivery {
-    pub chunks_queued: u64,
-    pub chunks_sent: u64,
-    pub chunks_dropped_queue: u64,
-    pub chunks_failed: u64,
+pub struct Counts {
+    pub queued: u64,
+    pub sent: u64,
+    pub dropped_queue: u64,
+    pub failed: u64,
+    /// Not sent because the daemon takes the other kind (chunks when it transcribes
+    /// utterances, utterances when it streams): the other kind carries the same audio.
+    pub superseded: u64,
     /// Queued plus in flight.
-    pub send_queue_depth: u64,
-    pub send_queue_high_water: u64,
+    pub depth: u64,
+    pub high_water: u64,
     pub samples_sent: u64,
     pub failed_rejected: u64,
     pub failed_protocol: u64,
@@ -66,9 +69,9 @@ pub struct Delivery {
     pub failed_stopped: u64,
 }
 
-impl Delivery {
+impl Counts {
     pub fn count_failure(&mut self, reason: FailureReason) {
-        self.chunks_failed += 1;
+        self.failed += 1;
         *match reason {
             FailureReason::Rejected => &mut self.failed_rejected,
             FailureReason::Protocol => &mut self.failed_protocol,
@@ -79,11 +82,49 @@ impl Delivery {
     }
 
     pub fn invariant_holds(&self) -> bool {
-        self.chunks_queued
-            == self.chunks_sent
-                + self.chunks_dropped_queue
-                + self.chunks_failed
-                + self.send_queue_depth
+        self.queued == self.sent + self.dropped_queue + self.failed + self.superseded + self.depth
+    }
+}
+
+/// Chunks and utterances, counted apart but changed under the one lock.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    pub chunks: Counts,
+    pub utterances: Counts,
+}
+
+impl Delivery {
+    pub fn invariant_holds(&self) -> bool {
+        self.chunks.invariant_holds() && self.utterances.invariant_holds()
+    }
+}
+
+/// Which daemon route transcribes: its realtime stream, or one request per utterance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum DaemonMode {
+    /// Not known yet (no session opened).
+    #[default]
+    Unknown = 0,
+    Stream = 1,
+    Utterances = 2,
+}
+
+impl DaemonMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DaemonMode::Unknown => "",
+            DaemonMode::Stream => "stream",
+            DaemonMode::Utterances => "utterances",
+        }
+    }
+
+    pub fn from_u8(v: u8) -> Self {
+        match v {
+            1 => DaemonMode::Stream,
+            2 => DaemonMode::Utterances,
+            _ => DaemonMode::Unknown,
+        }
     }
 }
 
@@ -97,6 +138,8 @@ pub enum LinkState {
     Connected = 1,
     Disconnected = 2,
     Reconnecting = 3,
+    /// The realtime session was ended for a pause; the next audio opens a new one.
+    Idle = 4,
 }
 
 impl LinkState {
@@ -106,6 +149,7 @@ impl LinkState {
             LinkState::Connected => "connected",
             LinkState::Disconnected => "disconnected",
             LinkState::Reconnecting => "reconnecting",
+            LinkState::Idle => "idle",
         }
     }
 
@@ -114,6 +158,7 @@ impl LinkState {
             1 => LinkState::Connected,
             2 => LinkState::Disconnected,
             3 => LinkState::Reconnecting,
+            4 => LinkState::Idle,
             _ => LinkState::Off,
         }
     }
@@ -212,6 +257,9 @@ pub struct DeliveryCounters {
     /// Sends that failed, including ones retried later.
     pub send_attempts_failed: AtomicU64,
     pub transcriptions: AtomicU64,
+    daemon_mode: AtomicU8,
+    /// From the end of an utterance's audio to its transcription.
+    pub transcription_latency: LatencyHistogram,
     /// From sending a chunk to the daemon's reply.
     pub send_latency: LatencyHistogram,
     /// From a chunk's last captured sample to the daemon's reply.
@@ -242,6 +290,14 @@ impl DeliveryCounters {
             .daemon_protocol
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = protocol;
+    }
+
+    pub fn set_daemon_mode(&self, mode: DaemonMode) {
+        self.daemon_mode.store(mode as u8, Relaxed);
+    }
+
+    pub fn daemon_mode(&self) -> DaemonMode {
+        DaemonMode::from_u8(self.daemon_mode.load(Relaxed))
     }
 
     pub fn daemon_protocol(&self) -> &'static str {

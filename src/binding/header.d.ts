@@ -15,6 +15,16 @@ export interface AudioCaptureOptions {
    */
   protocol?: 'auto' | 'legacy' | 'v1'
   /**
+   * How the daemon transcribes. `stream`: chunks into its realtime session (realtime models).
+   * `utterances`: each utterance (voice activity) as one request to its batch route (`POST
+   * /v1/transcribe`, legacy `transcribe`), which batch models (most local ones, Whisper-class)
+   * need; a `transcription` per utterance. `auto`: on v1, the realtime session when the daemon
+   * serves one, else utterances, decided again on every connection; on legacy, `stream`. In `auto`
+   * and `utterances` the voice activity detector runs unless `vad: false` (refused with
+   * `utterances`). Default `'auto'`.
+   */
+  mode?: 'auto' | 'stream' | 'utterances'
+  /**
    * Unix socket of a legacy Super STT daemon. A path that exists and is not a socket is refused.
    * Default: the daemon's own rule, `$XDG_RUNTIME_DIR/stt/super-stt.sock` (or
    * `/run/user/<uid>/stt/super-stt.sock`), falling back to `/tmp/stt/super-stt.sock` when that
@@ -167,10 +177,17 @@ export interface AudioCaptureOptions {
    */
   reconnectMaxMs?: number
   /**
-   * How long (ms) to wait for each daemon reply before treating the connection as dead. An integer
-   * from 100 to 600000. Default `10000`.
+   * How long (ms) to wait for each daemon reply before treating the connection as dead. An
+   * utterance's transcription may take this plus three times its length. An integer from 100 to
+   * 600000. Default `10000`.
    */
   replyTimeoutMs?: number
+  /**
+   * How long (ms) `stopCapture()` waits for the daemon to take what is queued, also for a daemon
+   * that is away (restarting): the link keeps reconnecting until then; what is left is counted as
+   * `stopped`. An integer from 0 to 600000. Default `5000`.
+   */
+  stopTimeoutMs?: number
 }
 
 /** Options of `startCapture(options)`. */

@@ -6,7 +6,7 @@ use napi_derive::napi;
 
 use crate::events::EventKind;
 use crate::session::Snapshot;
-use crate::stats::LinkState;
+use crate::stats::{Counts, Delivery, LinkState};
 
 /// A snapshot of what happened to every sample. Cheap; call it at any rate. Counters cover
 /// the current capture, or the last one after `stopCapture()`.
@@ -28,9 +28,11 @@ pub struct CaptureStats {
     pub chunks_emitted: f64,
     /// 16 kHz samples in those chunks.
     pub samples_emitted: f64,
-    /// Chunks put in the send queue to the daemon. At every call,
-    /// `chunksQueued = chunksSent + chunksDroppedQueue + chunksFailed + sendQueueDepth`.
+    /// Chunks put in the send queue to the daemon. At every call, `chunksQueued =
+    /// chunksSent + chunksDroppedQueue + chunksFailed + chunksSuperseded + sendQueueDepth`.
     pub chunks_queued: f64,
+    /// Chunks not sent because the daemon transcribes utterances (which carry the same audio).
+    pub chunks_superseded: f64,
     /// Chunks the daemon acknowledged.
     pub chunks_sent: f64,
     /// Chunks given up on; `chunksFailedByReason` says why.
@@ -47,6 +49,28 @@ pub struct CaptureStats {
     pub send_queue_capacity: f64,
     /// Sends that failed, including those retried on a new connection.
     pub send_attempts_failed: f64,
+    /// Utterances put in the send queue for the daemon's batch route. At every call,
+    /// `utterancesQueued = utterancesSent + utterancesDroppedQueue + utterancesFailed +
+    /// utterancesSuperseded + utterancesPending`.
+    pub utterances_queued: f64,
+    /// Utterances the daemon transcribed.
+    pub utterances_sent: f64,
+    /// Utterances given up on; `utterancesFailedByReason` says why.
+    pub utterances_failed: f64,
+    pub utterances_failed_by_reason: FailureCounts,
+    /// Utterances dropped from a full send queue (oldest first; `maxBufferMs` counts their audio).
+    pub utterances_dropped_queue: f64,
+    /// Utterances not sent because the daemon streams (the chunks carry the same audio).
+    pub utterances_superseded: f64,
+    /// Utterances waiting for the daemon or in flight.
+    pub utterances_pending: f64,
+    /// Median time from the end of an utterance's audio to its transcription, ms.
+    pub transcription_latency_p50_ms: f64,
+    /// 99th percentile of the same, ms.
+    pub transcription_latency_p99_ms: f64,
+    /// How the daemon transcribes: `stream`, `utterances`, or empty before a session.
+    #[napi(ts_type = "'' | 'stream' | 'utterances'")]
+    pub daemon_mode: String,
     /// Median time from sending a chunk to the daemon's reply, ms.
     pub send_latency_p50_ms: f64,
     /// 99th percentile of the same, ms.
@@ -62,8 +86,9 @@ pub struct CaptureStats {
     pub daemon_protocol: String,
     /// `error` messages the daemon sent about this capture's session (v1).
     pub daemon_errors: f64,
-    /// `off` (no daemon link), `connected`, `disconnected` or `reconnecting`.
-    #[napi(ts_type = "'off' | 'connected' | 'disconnected' | 'reconnecting'")]
+    /// `off` (no daemon link), `connected`, `disconnected`, `reconnecting` or `idle` (the
+    /// realtime session was ended for a pause; the next audio opens one).
+    #[napi(ts_type = "'off' | 'connected' | 'disconnected' | 'reconnecting' | 'idle'")]
     pub daemon_state: String,
     /// Times the link came back after losing the daemon.
     pub reconnects: f64,
@@ -141,7 +166,10 @@ impl From<Snapshot> for CaptureStats {
             &counters.events,
         );
         let n = |a: &AtomicU64| a.load(Relaxed) as f64;
-        let d = link.delivery();
+        let Delivery {
+            chunks: c,
+            utterances: u,
+        } = link.delivery();
         let link_state = link.link_state();
         let dropped = |kind: EventKind| events.dropped(kind) as f64;
         let other_dropped = [
@@ -164,21 +192,26 @@ impl From<Snapshot> for CaptureStats {
             ring_high_water: n(&cap.ring_high_water),
             chunks_emitted: n(&pipe.chunks_emitted),
             samples_emitted: n(&pipe.samples_emitted),
-            chunks_queued: d.chunks_queued as f64,
-            chunks_sent: d.chunks_sent as f64,
-            chunks_failed: d.chunks_failed as f64,
-            chunks_failed_by_reason: FailureCounts {
-                rejected: d.failed_rejected as f64,
-                protocol: d.failed_protocol as f64,
-                connection: d.failed_connection as f64,
-                timeout: d.failed_timeout as f64,
-                stopped: d.failed_stopped as f64,
-            },
-            chunks_dropped_queue: d.chunks_dropped_queue as f64,
-            samples_sent: d.samples_sent as f64,
-            send_queue_depth: d.send_queue_depth as f64,
-            send_queue_high_water: d.send_queue_high_water as f64,
+            chunks_queued: c.queued as f64,
+            chunks_superseded: c.superseded as f64,
+            chunks_sent: c.sent as f64,
+            chunks_failed: c.failed as f64,
+            chunks_failed_by_reason: FailureCounts::from(&c),
+            chunks_dropped_queue: c.dropped_queue as f64,
+            samples_sent: c.samples_sent as f64,
+            send_queue_depth: c.depth as f64,
+            send_queue_high_water: c.high_water as f64,
             send_queue_capacity: send_queue_capacity as f64,
+            utterances_queued: u.queued as f64,
+            utterances_sent: u.sent as f64,
+            utterances_failed: u.failed as f64,
+            utterances_failed_by_reason: FailureCounts::from(&u),
+            utterances_dropped_queue: u.dropped_queue as f64,
+            utterances_superseded: u.superseded as f64,
+            utterances_pending: u.depth as f64,
+            transcription_latency_p50_ms: link.transcription_latency.quantile_ms(0.5),
+            transcription_latency_p99_ms: link.transcription_latency.quantile_ms(0.99),
+            daemon_mode: link.daemon_mode().as_str().to_owned(),
             send_attempts_failed: n(&link.send_attempts_failed),
             send_latency_p50_ms: link.send_latency.quantile_ms(0.5),
             send_latency_p99_ms: link.send_latency.quantile_ms(0.99),
@@ -209,6 +242,18 @@ impl From<Snapshot> for CaptureStats {
             device_sample_rate: info.as_ref().map_or(0.0, |i| i.sample_rate as f64),
             device_channels: info.as_ref().map_or(0.0, |i| i.channels as f64),
             sample_format: info.map(|i| i.sample_format).unwrap_or_default(),
+        }
+    }
+}
+
+impl From<&Counts> for FailureCounts {
+    fn from(c: &Counts) -> Self {
+        FailureCounts {
+            rejected: c.failed_rejected as f64,
+            protocol: c.failed_protocol as f64,
+            connection: c.failed_connection as f64,
+            timeout: c.failed_timeout as f64,
+            stopped: c.failed_stopped as f64,
         }
     }
 }

@@ -35,6 +35,7 @@ const fn int(min: u32, max: u32) -> Kind {
 const PATH: Kind = Kind::Text { max_len: 4096 };
 
 pub const PROTOCOLS: &[&str] = &["auto", "legacy", "v1"];
+pub const MODES: &[&str] = &["auto", "stream", "utterances"];
 
 /// `new AudioCapture(options)`.
 pub static CAPTURE: OptionSet = OptionSet {
@@ -51,6 +52,18 @@ pub static CAPTURE: OptionSet = OptionSet {
              `legacy`: daemons up to 0.1.x, length-prefixed JSON on `socketPath`. `auto`: whichever socket \
              exists, v1 first, decided again on every reconnect; when only one of `socketPath` / \
              `httpSocketPath` is given, only that one is used.",
+        ),
+        spec(
+            "mode",
+            Kind::Choice(MODES),
+            D::Choice("auto"),
+            "How the daemon transcribes. `stream`: chunks into its realtime session (realtime \
+             models). `utterances`: each utterance (voice activity) as one request to its batch \
+             route (`POST /v1/transcribe`, legacy `transcribe`), which batch models (most local \
+             ones, Whisper-class) need; a `transcription` per utterance. `auto`: on v1, the \
+             realtime session when the daemon serves one, else utterances, decided again on \
+             every connection; on legacy, `stream`. In `auto` and `utterances` the voice \
+             activity detector runs unless `vad: false` (refused with `utterances`).",
         ),
         spec(
             "socketPath",
@@ -193,7 +206,16 @@ pub static CAPTURE: OptionSet = OptionSet {
             "replyTimeoutMs",
             int(100, 600_000),
             D::Int(10_000),
-            "How long (ms) to wait for each daemon reply before treating the connection as dead.",
+            "How long (ms) to wait for each daemon reply before treating the connection as dead. \
+             An utterance's transcription may take this plus three times its length.",
+        ),
+        spec(
+            "stopTimeoutMs",
+            int(0, 600_000),
+            D::Int(5000),
+            "How long (ms) `stopCapture()` waits for the daemon to take what is queued, also \
+             for a daemon that is away (restarting): the link keeps reconnecting until then; what \
+             is left is counted as `stopped`.",
         ),
     ],
 };

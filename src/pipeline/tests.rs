@@ -5,7 +5,7 @@
 use super::*;
 use crate::delivery::link::{Link, LinkConfig};
 use crate::delivery::queue::SendQueue;
-use crate::delivery::{ChunkSender, Delivery};
+use crate::delivery::{DaemonSender, Delivery};
 use crate::events::testing::recorded;
 use crate::events::{Event, EventKind, EventSink};
 use crate::sinks::{
@@ -32,7 +32,7 @@ fn task_on_ring(
     capture: Arc<CaptureCounters>,
     counters: Arc<PipelineCounters>,
     events: Events,
-    daemon: Option<ChunkSender>,
+    daemon: Option<DaemonSender>,
     spectrum_bands: usize,
     voice: Option<VoiceOptions>,
 ) -> Task {
@@ -76,8 +76,8 @@ async fn every_frame_reaches_the_transport_at_44_1_khz() {
     };
     let delivery = Delivery::spawn(
         link,
-        300,
-        Duration::from_secs(5),
+        30 * 16_000,
+        crate::transport::ModeChoice::Stream,
         delivery_counters.clone(),
         events.clone(),
     );
@@ -120,9 +120,9 @@ async fn every_frame_reaches_the_transport_at_44_1_khz() {
     );
     assert!(seen.events().iter().any(|e| e.kind() == EventKind::Level));
     let delivery = delivery_counters.delivery();
-    assert_eq!(delivery.chunks_sent, chunks.len() as u64);
-    assert_eq!(delivery.samples_sent, total as u64);
-    assert_eq!(delivery.send_queue_depth, 0);
+    assert_eq!(delivery.chunks.sent, chunks.len() as u64);
+    assert_eq!(delivery.chunks.samples_sent, total as u64);
+    assert_eq!(delivery.chunks.depth, 0);
     assert_eq!(
         delivery_counters.delivery_latency.count(),
         chunks.len() as u64
@@ -180,8 +180,8 @@ fn steady_state(rate: u32, signal: &[f32], wanted: bool, vad: bool) -> SteadySta
         seen: Default::default(),
     });
     let events = Events::new(sink.clone(), Arc::default());
-    let queue = Arc::new(SendQueue::new(6000, Arc::default()));
-    let sender = ChunkSender::new(queue, events.clone());
+    let queue = Arc::new(SendQueue::new(600 * 16_000, Arc::default()));
+    let sender = DaemonSender::new(queue, events.clone());
     let mut task = task_on_ring(
         ring,
         rate,
@@ -251,16 +251,21 @@ fn the_steady_state_loop_allocates_only_the_payloads_it_hands_on() {
         assert_eq!((s.chunks, s.levels), (100, 0));
         assert_eq!(s.allocations, s.chunks, "{rate} Hz, no listeners");
     }
-    // With voice activity detection on speech: each utterance adds its copy for JS
-    // (allocated, then freed by this sink); voice events allocate nothing.
+    // With voice activity detection on speech: each utterance adds its copy for the daemon's
+    // batch route (it leaves) and its copy for JS (allocated, then freed by this sink);
+    // voice events allocate nothing.
     let s = steady_state(22_050, &speech(), true, true);
     assert!(s.utterances >= 1 && s.voice >= 2, "{s:?}");
     assert_eq!(
         s.allocations,
-        3 * s.chunks + 2 * s.levels + 2 * s.utterances,
+        3 * s.chunks + 2 * s.levels + 3 * s.utterances,
         "{s:?}"
     );
     let s = steady_state(22_050, &speech(), false, true);
     assert!(s.utterances >= 1, "{s:?}");
-    assert_eq!(s.allocations, s.chunks, "no listeners: {s:?}");
+    assert_eq!(
+        s.allocations,
+        s.chunks + s.utterances,
+        "no listeners: {s:?}"
+    );
 }

@@ -10,17 +10,20 @@ use crate::error::{Error, Result};
 use crate::options::parse::{flag, host_name, int, ms, token, token_from_env};
 use crate::options::table::CAPTURE;
 use crate::options::{Reader, Value};
-use crate::sinks::SinkOptions;
+use crate::sinks::{voice::VoiceOptions, SinkOptions};
 use crate::transport::any::ProtocolChoice;
 use crate::transport::socket_path::{
     check_socket_option, default_legacy_socket_path, default_v1_socket_path,
 };
+use crate::transport::ModeChoice;
 use std::time::Duration;
 
 /// Everything `new AudioCapture(options)` decides.
 #[derive(Debug, Clone)]
 pub struct CaptureConfig {
     pub protocol: ProtocolChoice,
+    /// Which route transcribes (`mode`).
+    pub mode: ModeChoice,
     pub socket_path: PathBuf,
     pub socket_path_given: bool,
     pub http_socket_path: PathBuf,
@@ -61,6 +64,9 @@ impl CaptureConfig {
         let env_token = token_from_env()?;
         let o = Reader::new(&CAPTURE, value)?;
         let protocol = o.choice("protocol")?;
+        let mode = o.choice("mode")?;
+        let mode =
+            ModeChoice::parse(mode).ok_or_else(|| Error::Internal(format!("mode {mode}")))?;
         let socket_path = o.text("socketPath")?;
         let http_socket_path = o.text("httpSocketPath")?;
         let token = match o.text("token")? {
@@ -109,6 +115,25 @@ impl CaptureConfig {
             None => Source::Device(request),
         };
         let silence_warn_ms = int(&o, "silenceWarnMs")?;
+        let daemon = flag(&o, "daemon")?;
+        let mut sinks = SinkOptions::parse(&o)?;
+        if daemon && mode != ModeChoice::Stream && sinks.voice.is_none() {
+            // Utterances come from the voice activity detector.
+            if o.given("vad") {
+                if mode == ModeChoice::Utterances {
+                    return Err(Error::invalid_option(
+                        "vad",
+                        "cannot be false with mode 'utterances': utterances come from it",
+                    ));
+                }
+            } else {
+                sinks.voice = VoiceOptions::parse(&Reader::new(
+                    &CAPTURE,
+                    &Value::Object(vec![("vad".into(), Value::Bool(true))]),
+                )?)?;
+            }
+        }
+        let client_id = o.text("clientId")?.unwrap_or_else(generated_client_id);
         let config = CaptureConfig {
             protocol: ProtocolChoice::parse(protocol)
                 .ok_or_else(|| Error::Internal(format!("protocol {protocol}")))?,
@@ -118,15 +143,18 @@ impl CaptureConfig {
             http_socket_path: http_socket_path.map_or_else(default_v1_socket_path, PathBuf::from),
             token,
             language,
-            client_id: o.text("clientId")?.unwrap_or_else(generated_client_id),
+            client_id: client_id.clone(),
+            mode,
             source,
-            sinks: SinkOptions::parse(&o)?,
-            daemon: flag(&o, "daemon")?,
+            sinks,
+            daemon,
             max_buffer_ms: int(&o, "maxBufferMs")?,
             link: LinkConfig {
                 reconnect_initial: ms(int(&o, "reconnectInitialMs")?),
                 reconnect_max: ms(int(&o, "reconnectMaxMs")?),
                 reply_timeout: ms(int(&o, "replyTimeoutMs")?),
+                stop_timeout: ms(int(&o, "stopTimeoutMs")?),
+                client_id,
                 ..LinkConfig::default()
             },
             stall_timeout: ms(int(&o, "stallTimeoutMs")?),

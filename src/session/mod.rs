@@ -24,12 +24,10 @@ use crate::transport::any::AnyConnector;
 use crate::transport::http::{self, TokenGrant};
 use crate::transport::legacy::LegacyConnector;
 use crate::transport::v1::{V1Config, V1Connector};
-use crate::transport::{Connector, MessageHandler, Session};
+use crate::transport::{Connector, MessageHandler, ModeChoice, Route, Session};
 
 /// How often the pipeline wakes.
 const TICK: Duration = Duration::from_millis(5);
-/// How long a stop waits for the daemon to take the queued chunks.
-const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Opens the input. Blocking: called off the runtime.
 pub trait Opener: Send + Sync + 'static {
@@ -66,6 +64,15 @@ pub fn daemon_connector(config: &CaptureConfig, on_message: MessageHandler) -> A
             config.client_id.clone(),
             TARGET_RATE,
             on_message.clone(),
+        )
+        .with_route(
+            // The legacy daemon cannot say which route its model takes: `auto` streams.
+            if config.mode == ModeChoice::Utterances {
+                Route::Utterances
+            } else {
+                Route::Stream
+            },
+            config.language.clone(),
         ),
         v1: V1Connector::new(
             V1Config {
@@ -73,6 +80,7 @@ pub fn daemon_connector(config: &CaptureConfig, on_message: MessageHandler) -> A
                 token: config.token.clone(),
                 language: config.language.clone(),
                 sample_rate: TARGET_RATE,
+                mode: config.mode,
             },
             config.client_id.clone(),
             on_message,
@@ -287,8 +295,8 @@ impl<C: Connector> Capture<C> {
         let delivery = link.map(|link| {
             Delivery::spawn(
                 link,
-                queue_capacity as usize,
-                STOP_TIMEOUT,
+                (self.config.max_buffer_ms as usize) * TARGET_RATE as usize / 1000,
+                self.config.mode,
                 counters.delivery.clone(),
                 events.clone(),
             )

@@ -5,8 +5,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use super::SinkContext;
-use crate::delivery::queue::Outgoing;
-use crate::delivery::ChunkSender;
+use crate::delivery::queue::{Outgoing, Work};
+use crate::delivery::DaemonSender;
 use crate::dsp::chunker::{Chunk, Chunker};
 use crate::dsp::TARGET_RATE;
 use crate::error::Result;
@@ -40,7 +40,7 @@ pub struct ChunkSink {
     chunker: Chunker,
     timeline: Timeline,
     /// `None`: no daemon (`daemon: false`).
-    daemon: Option<ChunkSender>,
+    daemon: Option<DaemonSender>,
     counters: Arc<PipelineCounters>,
     events: Events,
 }
@@ -61,7 +61,7 @@ impl ChunkSink {
 fn emit(
     chunk: Chunk,
     timeline: Timeline,
-    daemon: Option<&ChunkSender>,
+    daemon: Option<&DaemonSender>,
     counters: &PipelineCounters,
     events: &Events,
 ) {
@@ -77,11 +77,7 @@ fn emit(
     }
     if let Some(daemon) = daemon {
         let captured_end_ms = timeline.time_of(chunk.start_sample + chunk.samples.len() as u64);
-        daemon.send(Outgoing {
-            chunk,
-            captured_end_ms,
-            attempts: 0,
-        });
+        daemon.send(Outgoing::new(Work::Chunk(chunk), captured_end_ms));
     }
 }
 
@@ -101,8 +97,12 @@ impl Sink for ChunkSink {
     }
 
     fn boundary(&mut self, boundary: Boundary) {
-        // A pause keeps the partial chunk: the audio continues where it stopped.
+        // A pause keeps the partial chunk (the audio continues where it stopped), but ends the
+        // daemon's realtime session, whose result would be lost to its idle timeout.
         if boundary == Boundary::Pause {
+            if let Some(daemon) = &self.daemon {
+                daemon.send(Outgoing::new(Work::EndSession, 0.0));
+            }
             return;
         }
         if let Some(chunk) = self.chunker.flush() {

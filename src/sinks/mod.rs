@@ -8,7 +8,7 @@ pub mod voice;
 
 use std::sync::Arc;
 
-use crate::delivery::ChunkSender;
+use crate::delivery::DaemonSender;
 use crate::error::Result;
 use crate::events::Events;
 use crate::options::Reader;
@@ -39,7 +39,7 @@ pub struct SinkContext {
     pub events: Events,
     pub counters: Arc<PipelineCounters>,
     /// The daemon's send queue; `None` without a daemon.
-    pub daemon: Option<ChunkSender>,
+    pub daemon: Option<DaemonSender>,
 }
 
 /// The sinks of one capture run.

@@ -11,6 +11,8 @@ use std::sync::Arc;
 use earshot::Detector;
 
 use super::SinkContext;
+use crate::delivery::queue::{Kind, Outgoing, Utterance, Work};
+use crate::delivery::DaemonSender;
 use crate::dsp::background::{frame_dbfs, Background};
 use crate::dsp::endpoint::{EndpointConfig, Endpointer, Transition, FRAME};
 use crate::dsp::utterance::{Cut, EndReason, UtteranceBuilder, UtteranceConfig};
@@ -83,8 +85,7 @@ pub struct VoiceSink {
     probability: f32,
     timeline: Timeline,
     next_id: u64,
-    counters: Arc<PipelineCounters>,
-    events: Events,
+    out: Outputs,
 }
 
 impl VoiceSink {
@@ -101,8 +102,11 @@ impl VoiceSink {
             probability: 0.0,
             timeline: Timeline::default(),
             next_id: 0,
-            counters: context.counters.clone(),
-            events: context.events.clone(),
+            out: Outputs {
+                counters: context.counters.clone(),
+                events: context.events.clone(),
+                daemon: context.daemon.clone(),
+            },
         }
     }
 
@@ -110,12 +114,13 @@ impl VoiceSink {
         if speech {
             self.speech_since = Some(sample);
         } else if let Some(since) = self.speech_since.take() {
-            self.counters
+            self.out
+                .counters
                 .speech_samples
                 .fetch_add(sample.saturating_sub(since), Relaxed);
         }
-        if self.events.wants(EventKind::Voice) {
-            self.events.emit(Event::Voice(VoiceEvent {
+        if self.out.events.wants(EventKind::Voice) {
+            self.out.events.emit(Event::Voice(VoiceEvent {
                 speech,
                 sample,
                 at_ms: self.timeline.time_of(sample),
@@ -129,11 +134,10 @@ impl VoiceSink {
             utterances,
             timeline,
             next_id,
-            counters,
-            events,
+            out,
             ..
         } = self;
-        let mut emit = |cut: Cut<'_>| emit_utterance(cut, *timeline, next_id, counters, events);
+        let mut emit = |cut: Cut<'_>| emit_utterance(cut, *timeline, next_id, out);
         match transition {
             Transition::SpeechStart { frame } => {
                 let onset = frame * FRAME as u64;
@@ -165,7 +169,7 @@ impl VoiceSink {
             let decided = self
                 .background
                 .judge(frame_dbfs(&self.frame), self.probability);
-            self.counters.vad_frames.fetch_add(1, Relaxed);
+            self.out.counters.vad_frames.fetch_add(1, Relaxed);
             if let Some(t) = self.endpointer.push(frame, decided) {
                 self.transition(t);
             }
@@ -178,12 +182,11 @@ impl VoiceSink {
             utterances,
             timeline,
             next_id,
-            counters,
-            events,
+            out,
             ..
         } = self;
         utterances.close(reason, &mut |cut: Cut<'_>| {
-            emit_utterance(cut, *timeline, next_id, counters, events)
+            emit_utterance(cut, *timeline, next_id, out)
         });
         if self.endpointer.is_speaking() {
             self.voice(false, self.end);
@@ -193,29 +196,45 @@ impl VoiceSink {
     }
 }
 
-fn emit_utterance(
-    cut: Cut<'_>,
-    timeline: Timeline,
-    next_id: &mut u64,
-    counters: &PipelineCounters,
-    events: &Events,
-) {
+/// Hands one utterance on: to JS listeners and to the daemon's batch route (a copy each,
+/// only for those that take it).
+fn emit_utterance(cut: Cut<'_>, timeline: Timeline, next_id: &mut u64, out: &Outputs) {
     let id = *next_id;
     *next_id += 1;
-    counters.utterances.fetch_add(1, Relaxed);
-    if !events.wants(EventKind::Utterance) {
+    out.counters.utterances.fetch_add(1, Relaxed);
+    let end_sample = cut.start_sample + cut.samples.len() as u64;
+    let (start_ms, end_ms) = (
+        timeline.time_of(cut.start_sample),
+        timeline.time_of(end_sample),
+    );
+    if let Some(daemon) = out.daemon.as_ref().filter(|d| d.accepts(Kind::Utterance)) {
+        let utterance = Utterance {
+            id,
+            samples: cut.samples.to_vec(),
+            start_ms,
+            end_ms,
+        };
+        daemon.send(Outgoing::new(Work::Utterance(utterance), end_ms));
+    }
+    if !out.events.wants(EventKind::Utterance) {
         return;
     }
-    let end_sample = cut.start_sample + cut.samples.len() as u64;
-    events.emit(Event::Utterance(UtteranceEvent {
+    out.events.emit(Event::Utterance(UtteranceEvent {
         id,
         samples: cut.samples.to_vec(),
         start_sample: cut.start_sample,
         end_sample,
-        start_ms: timeline.time_of(cut.start_sample),
-        end_ms: timeline.time_of(end_sample),
+        start_ms,
+        end_ms,
         reason: cut.reason,
     }));
+}
+
+/// Where utterances go.
+struct Outputs {
+    counters: Arc<PipelineCounters>,
+    events: Events,
+    daemon: Option<DaemonSender>,
 }
 
 impl Sink for VoiceSink {
@@ -226,12 +245,11 @@ impl Sink for VoiceSink {
             utterances,
             timeline,
             next_id,
-            counters,
-            events,
+            out,
             ..
         } = self;
         utterances.push(block.samples, block.start_sample, &mut |cut: Cut<'_>| {
-            emit_utterance(cut, *timeline, next_id, counters, events)
+            emit_utterance(cut, *timeline, next_id, out)
         });
         self.score(block.samples, block.start_sample);
     }

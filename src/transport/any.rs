@@ -118,6 +118,20 @@ impl Session for AnySession {
         }
     }
 
+    fn route(&self) -> super::Route {
+        match self {
+            AnySession::Legacy(s) => s.route(),
+            AnySession::V1(s) => s.route(),
+        }
+    }
+
+    async fn transcribe(&mut self, samples: &[f32]) -> Result<String> {
+        match self {
+            AnySession::Legacy(s) => s.transcribe(samples).await,
+            AnySession::V1(s) => s.transcribe(samples).await,
+        }
+    }
+
     fn protocol(&self) -> &'static str {
         match self {
             AnySession::Legacy(s) => s.protocol(),
@@ -151,6 +165,7 @@ mod tests {
                     token: None,
                     language: None,
                     sample_rate: 16000,
+                    mode: crate::transport::ModeChoice::Auto,
                 },
                 "c".into(),
                 handler,

@@ -102,7 +102,7 @@ pub struct TokenGrant {
 /// can take as long as the user does; a denial is `E_UNAUTHORIZED`.
 pub async fn request_token(socket: &Path, request: &TokenRequest) -> Result<TokenGrant> {
     let body = serde_json::to_vec(request).map_err(|e| Error::Internal(e.to_string()))?;
-    let (status, body) = post_json(socket, AUTH_REQUEST_PATH, body).await?;
+    let (status, body) = post_json(socket, AUTH_REQUEST_PATH, body, None).await?;
     if !(200..300).contains(&status) {
         return Err(error_for_status(
             status,
@@ -123,8 +123,14 @@ pub async fn request_token(socket: &Path, request: &TokenRequest) -> Result<Toke
     Ok(grant)
 }
 
-/// One POST on a fresh connection; returns the status and the (bounded) body.
-async fn post_json(socket: &Path, route: &str, body: Vec<u8>) -> Result<(u16, Bytes)> {
+/// One POST on a fresh connection (with a bearer token when given); returns the status and
+/// the (bounded) body.
+pub async fn post_json(
+    socket: &Path,
+    route: &str,
+    body: Vec<u8>,
+    token: Option<&str>,
+) -> Result<(u16, Bytes)> {
     let unreachable = |reason: String| Error::DaemonUnreachable {
         path: socket.display().to_string(),
         reason,
@@ -138,9 +144,13 @@ async fn post_json(socket: &Path, route: &str, body: Vec<u8>) -> Result<(u16, By
     let _connection = AbortOnDropHandle::new(tokio::spawn(async move {
         let _ = connection.await;
     }));
-    let request = hyper::Request::post(route)
+    let mut request = hyper::Request::post(route)
         .header(header::HOST, "localhost")
-        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let request = request
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| Error::Internal(e.to_string()))?;
     let response = sender.send_request(request).await.map_err(|e| {

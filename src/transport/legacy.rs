@@ -18,7 +18,7 @@ use tokio_util::task::AbortOnDropHandle;
 use super::codec::codec;
 use super::protocol::{parse_incoming, Incoming, Notification, Request, Response};
 use super::socket_path::check_socket_path;
-use super::{Connector, DaemonMessage, MessageHandler, Session, Transcription};
+use super::{Connector, DaemonMessage, MessageHandler, Route, Session, Transcription};
 use crate::error::{Error, Result};
 
 const CLIENT_NAME: &str = "stt-capture";
@@ -32,6 +32,10 @@ pub struct LegacyConnector {
     client_id: String,
     sample_rate: u32,
     on_message: MessageHandler,
+    /// `Utterances`: sessions transcribe whole utterances (`transcribe`); otherwise they
+    /// stream (the legacy daemon cannot tell us which its model prefers).
+    route: Route,
+    language: Option<String>,
 }
 
 impl LegacyConnector {
@@ -46,7 +50,16 @@ impl LegacyConnector {
             client_id,
             sample_rate,
             on_message,
+            route: Route::Stream,
+            language: None,
         }
+    }
+
+    /// Transcribe utterances (`transcribe`) instead of streaming; `language` goes with them.
+    pub fn with_route(mut self, route: Route, language: Option<String>) -> Self {
+        self.route = route;
+        self.language = language;
+        self
     }
 
     pub fn path(&self) -> &std::path::Path {
@@ -85,11 +98,15 @@ impl Connector for LegacyConnector {
             client_id: self.client_id.clone(),
             sample_rate: self.sample_rate,
             path: self.path.display().to_string(),
+            route: self.route,
+            language: self.language.clone(),
         };
         session
             .call(Request::subscribe(SUBSCRIBED_EVENTS, CLIENT_NAME).to_json()?)
             .await?;
-        session.start_realtime().await?;
+        if self.route == Route::Stream {
+            session.start_realtime().await?;
+        }
         Ok(session)
     }
 }
@@ -102,6 +119,8 @@ pub struct LegacySession {
     client_id: String,
     sample_rate: u32,
     path: String,
+    route: Route,
+    language: Option<String>,
 }
 
 impl LegacySession {
@@ -114,7 +133,7 @@ impl LegacySession {
 
     /// Sends one encoded request and checks its reply. Taking the bytes, not a `Request`
     /// borrowing `self`, lets callers encode from `self.client_id` without cloning it.
-    async fn call(&mut self, body: Vec<u8>) -> Result<()> {
+    async fn call(&mut self, body: Vec<u8>) -> Result<Response> {
         // Anything already waiting is a reply to nothing, or the reader's reason for stopping.
         match self.replies.try_recv() {
             Ok(Ok(_)) => {
@@ -131,7 +150,7 @@ impl LegacySession {
             .await
             .map_err(|e| classify_io(e, &self.path))?;
         match self.replies.recv().await {
-            Some(Ok(response)) => response.into_result().map(drop),
+            Some(Ok(response)) => response.into_result(),
             Some(Err(e)) => Err(e),
             None => Err(self.closed()),
         }
@@ -139,14 +158,14 @@ impl LegacySession {
 
     async fn start_realtime(&mut self) -> Result<()> {
         let body = Request::start_realtime(&self.client_id, self.sample_rate).to_json()?;
-        self.call(body).await
+        self.call(body).await.map(drop)
     }
 }
 
 impl Session for LegacySession {
     async fn send_chunk(&mut self, samples: &[f32]) -> Result<()> {
         let body = Request::realtime_audio(&self.client_id, samples, self.sample_rate).to_json()?;
-        self.call(body).await
+        self.call(body).await.map(drop)
     }
 
     async fn broken(&mut self) -> Error {
@@ -159,11 +178,30 @@ impl Session for LegacySession {
 
     /// The daemon has no stop command: a new empty session with the same id replaces ours.
     async fn end(mut self) -> Result<()> {
+        if self.route == Route::Utterances {
+            return Ok(());
+        }
         self.start_realtime().await
     }
 
     fn protocol(&self) -> &'static str {
         "legacy"
+    }
+
+    fn route(&self) -> Route {
+        self.route
+    }
+
+    async fn transcribe(&mut self, samples: &[f32]) -> Result<String> {
+        let body = Request::transcribe(
+            &self.client_id,
+            samples,
+            self.sample_rate,
+            self.language.as_deref(),
+        )
+        .to_json()?;
+        let reply = self.call(body).await?;
+        Ok(reply.transcription.unwrap_or_default())
     }
 }
 
@@ -229,5 +267,6 @@ fn forward(client_id: &str, n: Notification, on_message: &MessageHandler) {
         client_id: client_id.to_owned(),
         timestamp: n.timestamp.unwrap_or_default(),
         is_final: false,
+        utterance: None,
     }));
 }

@@ -25,9 +25,51 @@ pub struct Transcription {
     pub client_id: String,
     /// RFC 3339: the daemon's own timestamp (legacy), or when it arrived (v1).
     pub timestamp: String,
-    /// True for a finished result (v1 `done`); false for a preview that later audio may
-    /// still change (v1 `preview`, and every legacy re-transcription of its rolling window).
+    /// True for a finished result (v1 `done`, every utterance's); false for a preview that
+    /// later audio may still change (v1 `preview`, and every legacy re-transcription of its
+    /// rolling window).
     pub is_final: bool,
+    /// The utterance it transcribes (the daemon's batch route).
+    pub utterance: Option<UtteranceResult>,
+}
+
+/// Which utterance a batch transcription is of, and how long it took.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UtteranceResult {
+    pub id: u64,
+    pub start_ms: f64,
+    pub end_ms: f64,
+    /// From the end of the utterance's audio to the arrival of its text.
+    pub latency_ms: f64,
+}
+
+/// How a session transcribes: the daemon's realtime stream, or one request per utterance
+/// (the route batch models, the usual local ones, take).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Stream,
+    Utterances,
+}
+
+/// The `mode` option: which route to use, or `Auto` to find out from the daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModeChoice {
+    Auto,
+    Stream,
+    Utterances,
+}
+
+impl ModeChoice {
+    pub const NAMES: [&'static str; 3] = ["auto", "stream", "utterances"];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "auto" => Self::Auto,
+            "stream" => Self::Stream,
+            "utterances" => Self::Utterances,
+            _ => return None,
+        })
+    }
 }
 
 /// What a daemon pushes to us outside of replies.
@@ -67,4 +109,20 @@ pub trait Session: Send + 'static {
 
     /// The protocol this session speaks: `legacy` or `v1`.
     fn protocol(&self) -> &'static str;
+
+    /// How this session transcribes.
+    fn route(&self) -> Route {
+        Route::Stream
+    }
+
+    /// Transcribes one whole utterance of 16 kHz mono audio (sessions on the `Utterances`
+    /// route). `Err(Error::DaemonBusy)`: try again later on the same session;
+    /// `Err(Error::DaemonError)`: the daemon refused this one; anything else breaks the session.
+    fn transcribe(&mut self, _samples: &[f32]) -> impl Future<Output = Result<String>> + Send {
+        async {
+            Err(Error::Internal(
+                "this session streams; it has no batch route".into(),
+            ))
+        }
+    }
 }

@@ -18,6 +18,8 @@ pub struct Request<'a> {
     pub event_types: Option<&'a [&'a str]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_info: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<&'a str>,
 }
 
 impl<'a> Request<'a> {
@@ -37,6 +39,23 @@ impl<'a> Request<'a> {
             client_id: Some(client_id),
             audio_data: Some(samples),
             sample_rate: Some(sample_rate),
+            ..Self::default()
+        }
+    }
+
+    /// One whole utterance for the daemon's batch route (at most 300 s).
+    pub fn transcribe(
+        client_id: &'a str,
+        samples: &'a [f32],
+        sample_rate: u32,
+        language: Option<&'a str>,
+    ) -> Self {
+        Self {
+            command: "transcribe",
+            client_id: Some(client_id),
+            audio_data: Some(samples),
+            sample_rate: Some(sample_rate),
+            language,
             ..Self::default()
         }
     }
@@ -63,6 +82,9 @@ pub struct Response {
     pub message: Option<String>,
     #[serde(default)]
     pub client_id: Option<String>,
+    /// The text of a `transcribe` request.
+    #[serde(default)]
+    pub transcription: Option<String>,
 }
 
 /// A pushed event on a subscribed connection (frames with `"type":"notification"`).

@@ -1,9 +1,15 @@
-//! The v1 protocol of Super STT 0.2.x (protocol doc §2): HTTP/1.1 on a Unix socket, realtime
-//! audio over a WebSocket on `/v1/transcribe/realtime`. The client sends a `start` text
-//! frame, then one binary frame of little-endian s16 mono per chunk, then `stop`; the daemon
-//! answers with `preview`, `done` and `error` text frames. There are no per-chunk
-//! acknowledgements: a chunk is taken once its frame is written to the socket, and the
-//! socket's send buffer is kept small so little can sit there unread.
+//! The v1 protocol of Super STT 0.2.x (protocol doc §2): HTTP/1.1 on a Unix socket.
+//!
+//! Realtime models: audio over a WebSocket on `/v1/transcribe/realtime`. The client sends a
+//! `start` text frame, then one binary frame of little-endian s16 mono per chunk, then
+//! `stop`; the daemon answers with `preview`, `done` and `error` text frames. There are no
+//! per-chunk acknowledgements: a chunk is taken once its frame is written to the socket, and
+//! the socket's send buffer is kept small so little can sit there unread.
+//!
+//! Batch models (most local ones) are not served on that route: the upgrade is refused, or
+//! accepted and closed without a word. They take one whole utterance per
+//! `POST /v1/transcribe`. With `mode: 'auto'` every connection tries the realtime route and
+//! falls back to the batch one when the daemon turns it down like that.
 
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -21,12 +27,16 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::task::AbortOnDropHandle;
 
-use super::http::{error_for_status, ErrorEnvelope};
+use super::http::{error_for_status, post_json, ErrorEnvelope};
 use super::socket_path::check_socket_option;
-use super::{Connector, DaemonMessage, MessageHandler, Session, Transcription};
+use super::{Connector, DaemonMessage, MessageHandler, ModeChoice, Route, Session, Transcription};
 use crate::error::{Error, Result};
 
 pub const REALTIME_PATH: &str = "/v1/transcribe/realtime";
+pub const TRANSCRIBE_PATH: &str = "/v1/transcribe";
+/// How long `auto` waits, after `start`, for a batch model's daemon to close the session
+/// without a word before it takes the daemon for a realtime one.
+const PROBE: std::time::Duration = std::time::Duration::from_millis(300);
 /// Bytes the kernel may hold for the daemon before our writes wait (Linux doubles it for
 /// bookkeeping): about half a second of 16 kHz s16 audio at most sits in the socket unread.
 pub const SEND_BUFFER_BYTES: libc::c_int = 8 * 1024;
@@ -42,6 +52,8 @@ pub struct V1Config {
     /// Sent in `start` when set; the daemon's configured language otherwise.
     pub language: Option<String>,
     pub sample_rate: u32,
+    /// Which route to use (`Auto`: the realtime one unless the daemon turns it down).
+    pub mode: ModeChoice,
 }
 
 pub struct V1Connector {
@@ -95,17 +107,58 @@ impl Connector for V1Connector {
     type Session = V1Session;
 
     async fn connect(&self) -> Result<V1Session> {
-        check_socket_option("httpSocketPath", &self.config.path)?;
+        let batch = || {
+            V1Session::Batch(V1Batch {
+                path: self.config.path.clone(),
+                token: self.config.token.clone(),
+                language: self.config.language.clone(),
+                sample_rate: self.config.sample_rate,
+            })
+        };
+        let mode = self.config.mode;
+        match self.connect_realtime().await {
+            // Refused credentials are refused on every route.
+            Err(Refusal::Status(status, _))
+                if mode != ModeChoice::Stream && status != 401 && status != 403 =>
+            {
+                Ok(batch())
+            }
+            Err(Refusal::Status(_, e)) | Err(Refusal::Other(e)) => Err(e),
+            Ok(stream) => {
+                if mode == ModeChoice::Utterances {
+                    drop(stream);
+                    return Ok(batch());
+                }
+                if mode == ModeChoice::Auto && stream.closes_without_a_word().await {
+                    return Ok(batch());
+                }
+                Ok(V1Session::Stream(stream))
+            }
+        }
+    }
+}
+
+/// Why the realtime route did not open.
+enum Refusal {
+    /// The daemon answered the upgrade with this HTTP status.
+    Status(u16, Error),
+    Other(Error),
+}
+
+impl V1Connector {
+    async fn connect_realtime(&self) -> std::result::Result<V1Stream, Refusal> {
+        let other = Refusal::Other;
+        check_socket_option("httpSocketPath", &self.config.path).map_err(other)?;
         let stream = UnixStream::connect(&self.config.path)
             .await
-            .map_err(|e| self.unreachable(e.to_string()))?;
+            .map_err(|e| other(self.unreachable(e.to_string())))?;
         limit_send_buffer(&stream);
         let mut request = format!("ws://localhost{REALTIME_PATH}")
             .into_client_request()
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(|e| other(Error::Internal(e.to_string())))?;
         if let Some(token) = &self.config.token {
             let value = HeaderValue::from_str(&format!("Bearer {token}"))
-                .map_err(|_| Error::invalid_option("token", "must be printable ASCII"))?;
+                .map_err(|_| other(Error::invalid_option("token", "must be printable ASCII")))?;
             request.headers_mut().insert(header::AUTHORIZATION, value);
         }
         let config = WebSocketConfig::default()
@@ -113,12 +166,18 @@ impl Connector for V1Connector {
             .max_frame_size(Some(MAX_MESSAGE_BYTES));
         let (ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
             .await
-            .map_err(|e| self.handshake_error(e))?;
+            .map_err(|e| match &e {
+                tungstenite::Error::Http(response) => {
+                    Refusal::Status(response.status().as_u16(), self.handshake_error(e))
+                }
+                _ => other(self.handshake_error(e)),
+            })?;
         let (mut sink, stream) = ws.split();
         let path = self.config.path.display().to_string();
-        sink.send(Message::text(self.start_message()?))
+        let start = self.start_message().map_err(other)?;
+        sink.send(Message::text(start))
             .await
-            .map_err(|e| classify_ws(e, &path))?;
+            .map_err(|e| other(classify_ws(e, &path)))?;
         let (state_tx, state) = watch::channel(ReaderState::default());
         let reader = tokio::spawn(read_messages(
             stream,
@@ -127,16 +186,14 @@ impl Connector for V1Connector {
             self.on_message.clone(),
             path.clone(),
         ));
-        Ok(V1Session {
+        Ok(V1Stream {
             sink,
             state,
             _reader: AbortOnDropHandle::new(reader),
             path,
         })
     }
-}
 
-impl V1Connector {
     /// A refused upgrade: 401/403 are credentials, 404 a daemon without this route.
     fn handshake_error(&self, e: tungstenite::Error) -> Error {
         match e {
@@ -163,13 +220,16 @@ impl V1Connector {
 /// What the reader has seen, for the session to wait on.
 #[derive(Debug, Default, Clone)]
 struct ReaderState {
+    /// Messages received, of any type.
+    messages: u64,
     /// `done` messages received.
     dones: u64,
     /// Why the session is over, once it is.
     broken: Option<Error>,
 }
 
-pub struct V1Session {
+/// A realtime session: the WebSocket.
+pub struct V1Stream {
     sink: SplitSink<Ws, Message>,
     state: watch::Receiver<ReaderState>,
     /// Dropping the session stops its reader.
@@ -177,7 +237,23 @@ pub struct V1Session {
     path: String,
 }
 
-impl V1Session {
+impl V1Stream {
+    /// A batch model's daemon accepts the upgrade and closes the session without a word.
+    async fn closes_without_a_word(&self) -> bool {
+        let mut state = self.state.clone();
+        let closed = tokio::time::timeout(
+            PROBE,
+            state.wait_for(|s| s.broken.is_some() || s.messages > 0),
+        )
+        .await;
+        match closed {
+            Ok(Ok(s)) => s.messages == 0 && s.broken.is_some(),
+            // The reader is gone: the session closed.
+            Ok(Err(_)) => true,
+            Err(_) => false,
+        }
+    }
+
     fn broken_now(&self) -> Option<Error> {
         self.state.borrow().broken.clone()
     }
@@ -193,7 +269,7 @@ impl V1Session {
     }
 }
 
-impl Session for V1Session {
+impl V1Stream {
     async fn send_chunk(&mut self, samples: &[f32]) -> Result<()> {
         self.send(Message::Binary(Bytes::from(s16le(samples))))
             .await
@@ -222,9 +298,118 @@ impl Session for V1Session {
         let _ = self.sink.send(Message::Close(None)).await;
         Ok(())
     }
+}
+
+/// A batch session: one `POST /v1/transcribe` per utterance, each on a fresh connection.
+pub struct V1Batch {
+    path: PathBuf,
+    token: Option<String>,
+    language: Option<String>,
+    sample_rate: u32,
+}
+
+#[derive(Serialize)]
+struct TranscribeBody<'a> {
+    audio_data: &'a [f32],
+    sample_rate: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    language: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct TranscribeReply {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    transcription: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+impl V1Batch {
+    async fn transcribe(&self, samples: &[f32]) -> Result<String> {
+        let body = serde_json::to_vec(&TranscribeBody {
+            audio_data: samples,
+            sample_rate: self.sample_rate,
+            language: self.language.as_deref(),
+        })
+        .map_err(|e| Error::Internal(e.to_string()))?;
+        let (status, reply) =
+            post_json(&self.path, TRANSCRIBE_PATH, body, self.token.as_deref()).await?;
+        if !(200..300).contains(&status) {
+            let envelope = ErrorEnvelope::parse(&reply);
+            return Err(match status {
+                // Not ready (a model loading), rate-limited, or refusing connections: later.
+                409 | 429 | 503 => {
+                    let e = error_for_status(status, &envelope, TRANSCRIBE_PATH);
+                    Error::DaemonBusy(e.to_string())
+                }
+                _ => error_for_status(status, &envelope, TRANSCRIBE_PATH),
+            });
+        }
+        let reply: TranscribeReply = serde_json::from_slice(&reply).map_err(|e| {
+            Error::Protocol(format!("the reply to {TRANSCRIBE_PATH} is not JSON: {e}"))
+        })?;
+        if reply.status != "success" {
+            return Err(Error::DaemonError(
+                reply
+                    .message
+                    .unwrap_or_else(|| format!("status {:?}", reply.status)),
+            ));
+        }
+        Ok(reply.transcription.unwrap_or_default())
+    }
+}
+
+/// A v1 session on either route.
+pub enum V1Session {
+    Stream(V1Stream),
+    Batch(V1Batch),
+}
+
+impl Session for V1Session {
+    async fn send_chunk(&mut self, samples: &[f32]) -> Result<()> {
+        match self {
+            V1Session::Stream(s) => s.send_chunk(samples).await,
+            V1Session::Batch(_) => Err(Error::Internal(
+                "a batch session takes utterances, not chunks".into(),
+            )),
+        }
+    }
+
+    async fn broken(&mut self) -> Error {
+        match self {
+            V1Session::Stream(s) => s.broken().await,
+            // Stateless between requests: the next request finds out.
+            V1Session::Batch(_) => std::future::pending().await,
+        }
+    }
+
+    async fn end(self) -> Result<()> {
+        match self {
+            V1Session::Stream(s) => s.end().await,
+            V1Session::Batch(_) => Ok(()),
+        }
+    }
 
     fn protocol(&self) -> &'static str {
         "v1"
+    }
+
+    fn route(&self) -> Route {
+        match self {
+            V1Session::Stream(_) => Route::Stream,
+            V1Session::Batch(_) => Route::Utterances,
+        }
+    }
+
+    async fn transcribe(&mut self, samples: &[f32]) -> Result<String> {
+        match self {
+            V1Session::Batch(b) => b.transcribe(samples).await,
+            V1Session::Stream(_) => Err(Error::Internal(
+                "a realtime session takes chunks, not utterances".into(),
+            )),
+        }
     }
 }
 
@@ -273,6 +458,7 @@ async fn read_messages(
             client_id: client_id.clone(),
             timestamp: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
             is_final,
+            utterance: None,
         })
     };
     let reason = loop {
@@ -294,6 +480,7 @@ async fn read_messages(
             Some(Err(e)) => break classify_ws(e, &path),
             None => break closed(&path),
         };
+        state.send_modify(|s| s.messages += 1);
         match serde_json::from_str::<ServerMessage>(&text) {
             Ok(ServerMessage::Preview { text }) => on_message(transcription(text, false)),
             Ok(ServerMessage::Done {
@@ -406,6 +593,7 @@ mod tests {
             token: None,
             language: None,
             sample_rate: 16000,
+            mode: ModeChoice::Auto,
         };
         let c = V1Connector::new(config.clone(), "c".into(), handler.clone());
         assert_eq!(

@@ -184,8 +184,9 @@ fn every_declared_option_is_read_by_its_parser() {
             "host" => s("alsa"),
             "input" => obj(&[("file", s("a.wav"))]),
             "protocol" => s("v1"),
+            "mode" => s("stream"),
             "reconnectMaxMs" => n(600_000.0),
-            "vad" => b(true),
+            "vad" => b(false),
             _ => match spec.kind {
                 // Another value than the default, within the range.
                 crate::options::Kind::Int { min, max } => match spec.default {
@@ -212,13 +213,19 @@ fn every_declared_option_is_read_by_its_parser() {
 #[test]
 fn vad_is_off_true_or_an_object_each_field_checked() {
     use crate::dsp::endpoint::EndpointConfig;
-    assert_eq!(CaptureConfig::parse(&obj(&[])).unwrap().sinks.voice, None);
-    assert_eq!(
-        CaptureConfig::parse(&obj(&[("vad", b(false))]))
-            .unwrap()
-            .sinks
-            .voice,
-        None
+    let voice =
+        |options: &[(&str, Value)]| CaptureConfig::parse(&obj(options)).map(|c| c.sinks.voice);
+    // On by default where utterances may go to the daemon (`mode` auto or utterances).
+    assert!(voice(&[]).unwrap().is_some());
+    assert!(voice(&[("mode", s("utterances"))]).unwrap().is_some());
+    // Off without a daemon, when streaming, and when asked.
+    assert_eq!(voice(&[("daemon", b(false))]).unwrap(), None);
+    assert_eq!(voice(&[("mode", s("stream"))]).unwrap(), None);
+    assert_eq!(voice(&[("vad", b(false))]).unwrap(), None);
+    let e = voice(&[("mode", s("utterances")), ("vad", b(false))]).unwrap_err();
+    assert!(
+        e.to_string().contains("vad") && e.to_string().contains("utterances"),
+        "{e}"
     );
     let on = CaptureConfig::parse(&obj(&[("vad", b(true))]))
         .unwrap()
