@@ -15,6 +15,16 @@ export interface AudioCaptureOptions {
    */
   protocol?: 'auto' | 'legacy' | 'v1'
   /**
+   * How the daemon transcribes. `stream`: chunks into its realtime session (realtime models).
+   * `utterances`: each utterance (voice activity) as one request to its batch route (`POST
+   * /v1/transcribe`, legacy `transcribe`), which batch models (most local ones, Whisper-class)
+   * need; a `transcription` per utterance. `auto`: on v1, the realtime session when the daemon
+   * serves one, else utterances, decided again on every connection; on legacy, `stream`. In `auto`
+   * and `utterances` the voice activity detector runs unless `vad: false` (refused with
+   * `utterances`). Default `'auto'`.
+   */
+  mode?: 'auto' | 'stream' | 'utterances'
+  /**
    * Unix socket of a legacy Super STT daemon. A path that exists and is not a socket is refused.
    * Default: the daemon's own rule, `$XDG_RUNTIME_DIR/stt/super-stt.sock` (or
    * `/run/user/<uid>/stt/super-stt.sock`), falling back to `/tmp/stt/super-stt.sock` when that
@@ -167,10 +177,17 @@ export interface AudioCaptureOptions {
    */
   reconnectMaxMs?: number
   /**
-   * How long (ms) to wait for each daemon reply before treating the connection as dead. An integer
-   * from 100 to 600000. Default `10000`.
+   * How long (ms) to wait for each daemon reply before treating the connection as dead. An
+   * utterance's transcription may take this plus three times its length. An integer from 100 to
+   * 600000. Default `10000`.
    */
   replyTimeoutMs?: number
+  /**
+   * How long (ms) `stopCapture()` waits for the daemon to take what is queued, also for a daemon
+   * that is away (restarting): the link keeps reconnecting until then; what is left is counted as
+   * `stopped`. An integer from 0 to 600000. Default `5000`.
+   */
+  stopTimeoutMs?: number
 }
 
 /** Options of `startCapture(options)`. */
@@ -221,6 +238,7 @@ export interface CaptureError extends Error {
     | 'E_UNAUTHORIZED'
     | 'E_PROTOCOL'
     | 'E_DAEMON_TIMEOUT'
+    | 'E_DAEMON_BUSY'
     | 'E_QUEUE_FULL'
     | 'E_INTERNAL'
 }
@@ -269,20 +287,30 @@ export interface TranscriptionEvent {
   timestamp: string
   /**
    * `true` for a finished result (v1 `done`, the last one arrives before `stopCapture()`
-   * resolves). `false` for a preview that later audio may change: v1 `preview`, and every
-   * legacy result (the legacy daemon re-transcribes a rolling window and never finishes).
+   * resolves; every utterance's). `false` for a preview that later audio may change: v1
+   * `preview`, and every legacy stream result (the legacy daemon re-transcribes a rolling
+   * window and never finishes).
    */
   final: boolean
+  /** With the daemon's batch route (`daemonMode: 'utterances'`): the `id` of the `utterance` event it transcribes. */
+  utteranceId?: number
+  /** With the batch route: the utterance's wall-clock start and end (ms since the Unix epoch). */
+  startMs?: number
+  endMs?: number
+  /** With the batch route: from the end of the utterance's audio to this text, ms. */
+  latencyMs?: number
 }
 
 /** A change of the daemon link's state. */
 export interface DaemonEvent {
   /**
+   * `idle`: the realtime session was ended for a `pause()` (so the daemon's idle timeout cannot
+   * lose its result); the next audio opens one.
    * `connected`: audio flows to the daemon. `disconnected`: the link broke (see `code` and
    * `reason`); chunks wait in the send queue. `reconnecting`: attempt number `attempt`
    * starts after `delayMs`.
    */
-  state: 'connected' | 'disconnected' | 'reconnecting'
+  state: 'connected' | 'disconnected' | 'reconnecting' | 'idle'
   /** Reconnect attempt, from 1 (with `reconnecting`). */
   attempt?: number
   /** Wait before that attempt, ms (with `reconnecting`). */
@@ -296,6 +324,11 @@ export interface DaemonEvent {
   reason?: string
   /** The session's protocol (with `connected`). */
   protocol?: 'legacy' | 'v1'
+  /**
+   * How the session transcribes (with `connected`): `stream` (chunks into a realtime
+   * session) or `utterances` (one request per utterance: a batch model).
+   */
+  mode?: 'stream' | 'utterances'
 }
 
 /**
@@ -483,10 +516,12 @@ export interface CaptureStats {
   /** 16 kHz samples in those chunks. */
   samplesEmitted: number
   /**
-   * Chunks put in the send queue to the daemon. At every call,
-   * `chunksQueued = chunksSent + chunksDroppedQueue + chunksFailed + sendQueueDepth`.
+   * Chunks put in the send queue to the daemon. At every call, `chunksQueued =
+   * chunksSent + chunksDroppedQueue + chunksFailed + chunksSuperseded + sendQueueDepth`.
    */
   chunksQueued: number
+  /** Chunks not sent because the daemon transcribes utterances (which carry the same audio). */
+  chunksSuperseded: number
   /** Chunks the daemon acknowledged. */
   chunksSent: number
   /** Chunks given up on; `chunksFailedByReason` says why. */
@@ -503,6 +538,29 @@ export interface CaptureStats {
   sendQueueCapacity: number
   /** Sends that failed, including those retried on a new connection. */
   sendAttemptsFailed: number
+  /**
+   * Utterances put in the send queue for the daemon's batch route. At every call,
+   * `utterancesQueued = utterancesSent + utterancesDroppedQueue + utterancesFailed +
+   * utterancesSuperseded + utterancesPending`.
+   */
+  utterancesQueued: number
+  /** Utterances the daemon transcribed. */
+  utterancesSent: number
+  /** Utterances given up on; `utterancesFailedByReason` says why. */
+  utterancesFailed: number
+  utterancesFailedByReason: FailureCounts
+  /** Utterances dropped from a full send queue (oldest first; `maxBufferMs` counts their audio). */
+  utterancesDroppedQueue: number
+  /** Utterances not sent because the daemon streams (the chunks carry the same audio). */
+  utterancesSuperseded: number
+  /** Utterances waiting for the daemon or in flight. */
+  utterancesPending: number
+  /** Median time from the end of an utterance's audio to its transcription, ms. */
+  transcriptionLatencyP50Ms: number
+  /** 99th percentile of the same, ms. */
+  transcriptionLatencyP99Ms: number
+  /** How the daemon transcribes: `stream`, `utterances`, or empty before a session. */
+  daemonMode: '' | 'stream' | 'utterances'
   /** Median time from sending a chunk to the daemon's reply, ms. */
   sendLatencyP50Ms: number
   /** 99th percentile of the same, ms. */
@@ -517,8 +575,11 @@ export interface CaptureStats {
   daemonProtocol: '' | 'legacy' | 'v1'
   /** `error` messages the daemon sent about this capture's session (v1). */
   daemonErrors: number
-  /** `off` (no daemon link), `connected`, `disconnected` or `reconnecting`. */
-  daemonState: 'off' | 'connected' | 'disconnected' | 'reconnecting'
+  /**
+   * `off` (no daemon link), `connected`, `disconnected`, `reconnecting` or `idle` (the
+   * realtime session was ended for a pause; the next audio opens one).
+   */
+  daemonState: 'off' | 'connected' | 'disconnected' | 'reconnecting' | 'idle'
   /** Times the link came back after losing the daemon. */
   reconnects: number
   /** Connection attempts that failed. */

@@ -228,7 +228,8 @@ test('a daemon that never answers: timeouts, bounded memory, and a stop that giv
   const hung = new AudioCapture({ socketPath: daemon.socketPath, replyTimeoutMs: 300 })
   await assert.rejects(hung.startCapture(), (e) => e.code === 'E_DAEMON_TIMEOUT')
   assert.equal(hung.isCapturing, false)
-  const waiting = new AudioCapture({ socketPath: daemon.socketPath, replyTimeoutMs: 300, reconnectInitialMs: 50 })
+  // A stop waits for an absent daemon for `stopTimeoutMs` (default 5 s): this one is short.
+  const waiting = new AudioCapture({ socketPath: daemon.socketPath, replyTimeoutMs: 300, reconnectInitialMs: 50, stopTimeoutMs: 500 })
   await waiting.startCapture({ waitForDaemon: true })
   await sleep(1500)
   assert.ok(waiting.stats().connectFailures >= 2, `connectFailures ${waiting.stats().connectFailures}`)

@@ -138,6 +138,29 @@ test('demo finds a v1 daemon at its default socket, asks it for a token, and str
   fs.rmSync(dir, { recursive: true, force: true })
 })
 
+test('with no daemon at all the demo runs a v1 reference daemon with a batch model and shows each utterance\'s transcription', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stt-demo-'))
+  const runtime = fs.mkdtempSync(path.join(os.tmpdir(), 'stt-demo-run-'))
+  fs.chmodSync(runtime, 0o700)
+  const wav = path.join(dir, 'transcribed.wav')
+  const env = { XDG_RUNTIME_DIR: runtime, SUPER_STT_HTTP_SOCKET: '', SUPER_STT_TOKEN: '', ALSA_CONFIG_PATH: noMicrophone(dir) }
+  const r = await run(['demo', '--seconds', '9', '--record', wav], env)
+  assert.equal(r.code, 0, r.stdout + r.stderr)
+  assert.equal(r.stderr, '')
+  assert.match(r.stdout, /started the reference daemon \(v1, batch model/)
+  // The bundled speech has three sentences with pauses: each one's text as it arrives.
+  const texts = [...r.stdout.matchAll(/^utterance (\d+): utterance of (\d+) samples .* dBFS \((\d+) ms after it ended\)$/gm)]
+  assert.ok(texts.length >= 2, r.stdout)
+  assert.deepEqual(texts.map((m) => Number(m[1])), texts.map((_, i) => i + 1), 'in order')
+  const sent = Number(r.stdout.match(/daemon\s+(\d+) utterances transcribed, 0 dropped from the queue, 0 failed, 0 reconnects, v1 protocol, batch route/)[1])
+  assert.equal(sent, texts.length)
+  // The daemon recorded exactly what it transcribed.
+  const { samples } = readFloatWav(wav)
+  assert.equal(samples.length, texts.reduce((n, m) => n + Number(m[2]), 0))
+  fs.rmSync(dir, { recursive: true, force: true })
+  fs.rmSync(runtime, { recursive: true, force: true })
+})
+
 test('stt-capture rejects unknown commands and flags with usage, and lists devices', async () => {
   const bad = await run(['demo', '--secs', '5'])
   assert.equal(bad.code, 2)

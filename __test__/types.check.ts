@@ -30,7 +30,7 @@ async function use(): Promise<void> {
       void [t.text, t.clientId, t.timestamp, final]
     })
     .on('daemon', (d: DaemonEvent) => {
-      const state: 'connected' | 'disconnected' | 'reconnecting' = d.state
+      const state: 'connected' | 'disconnected' | 'reconnecting' | 'idle' = d.state
       const attempt: number | undefined = d.attempt
       const protocol: 'legacy' | 'v1' | undefined = d.protocol
       void [state, attempt, d.delayMs, d.code, d.reason, protocol]

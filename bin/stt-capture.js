@@ -22,6 +22,10 @@ commands:
                               are approved without a prompt)
               --socket PATH   where to listen (default: the daemon's default path)
               --token TOKEN   v1: also accept this token
+              --model M       v1: realtime (default: the WebSocket route transcribes) or
+                              batch (a Whisper-class model: utterances to POST
+                              /v1/transcribe; the realtime upgrade is refused)
+              --transcribe-delay-ms N  v1: processing time per utterance
               --record WAV    write the audio it receives to a WAV file
               --quiet         no per-chunk lines
   devices   list input devices
@@ -48,7 +52,7 @@ const COMMANDS = {
     run: (f) => require('../cli/demo.js').demo(f),
   },
   daemon: {
-    flags: { protocol: 'string', socket: 'string', token: 'string', record: 'string', quiet: 'boolean' },
+    flags: { protocol: 'string', socket: 'string', token: 'string', record: 'string', quiet: 'boolean', model: 'string', 'transcribe-delay-ms': 'number' },
     run: (f) => require('../cli/daemon.js').daemon(f),
   },
   devices: { flags: { host: 'string' }, run: (f) => require('../cli/devices.js').devices(f) },

@@ -24,6 +24,9 @@ async function daemon(flags) {
   const protocol = flags.protocol ?? 'legacy'
   if (protocol !== 'legacy' && protocol !== 'v1') throw new UsageError(`--protocol must be legacy or v1, got ${JSON.stringify(protocol)}`)
   if (flags.token && protocol !== 'v1') throw new UsageError('--token needs --protocol v1')
+  const model = flags.model ?? 'realtime'
+  if (model !== 'realtime' && model !== 'batch') throw new UsageError(`--model must be realtime or batch, got ${JSON.stringify(model)}`)
+  if (flags.model && protocol !== 'v1') throw new UsageError('--model needs --protocol v1 (a legacy daemon streams and transcribes utterances alike)')
   const quiet = flags.quiet
   let d
   let socketPath
@@ -34,6 +37,9 @@ async function daemon(flags) {
       record: flags.record,
       retain: false,
       tokens: flags.token ? { [flags.token]: ['transcribe'] } : {},
+      model,
+      transcribeDelayMs: flags.transcribeDelayMs ?? 0,
+      onTranscribe: quiet ? null : (t) => console.log(`transcribe: HTTP ${t.status}${t.text ? `, ${t.text}` : ''}`),
       onAudio: quiet
         ? null
         : ({ session, samples }) => {
@@ -53,7 +59,7 @@ async function daemon(flags) {
             console.log(`${clientId} chunk ${chunk}: ${describe(samples, 1)}, ${(totalSamples / 16000).toFixed(2)} s so far`),
     })
   }
-  const extra = protocol === 'v1' ? '; token requests are approved without a prompt' : ''
+  const extra = protocol === 'v1' ? `; ${model} model; token requests are approved without a prompt` : ''
   console.log(
     `reference daemon listening on ${socketPath} (${protocol} protocol, no speech model${extra})${flags.record ? `, recording to ${flags.record}` : ''}`,
   )
@@ -63,7 +69,9 @@ async function daemon(flags) {
   })
   await d.close()
   const r = d.record
-  if (protocol === 'v1') console.log(`\nreceived ${r.audioFrames} frames, ${r.audioSamples} samples in ${r.sessions.length} session(s)`)
+  if (protocol === 'v1') {
+    console.log(`\nreceived ${r.audioFrames} frames, ${r.audioSamples} samples in ${r.sessions.length} session(s), ${r.transcribes.length} utterance(s) to transcribe`)
+  }
   else console.log(`\nreceived ${r.audioChunks} chunks, ${r.audioSamples} samples from ${r.sessions.size} session(s)`)
   if (d.recorder) console.log(`wrote ${d.recorder.seconds.toFixed(2)} s to ${d.recorder.path}`)
   return 0

@@ -43,7 +43,11 @@ async function demo(flags) {
   const state = { level: null, text: '', daemon: useDaemon ? capture.stats().daemonState : 'off', error: '', ended: false, speaking: false, lastUtterance: null }
   capture
     .on('level', (l) => (state.level = l))
-    .on('transcription', (t) => (state.text = t.text))
+    .on('transcription', (t) => {
+      state.text = t.text
+      // Each utterance's text as it arrives (on a terminal it shows in the live block).
+      if (!screen.tty && t.utteranceId !== undefined) say(`utterance ${t.utteranceId + 1}: ${t.text} (${Math.round(t.latencyMs)} ms after it ended)`)
+    })
     .on('daemon', (d) => (state.daemon = d.state + (d.state === 'reconnecting' ? ` (attempt ${d.attempt})` : '')))
     .on('error', (e) => (state.error = `${e.code}: ${e.message}`))
     .on('voice', (v) => (state.speaking = v.state === 'speech'))

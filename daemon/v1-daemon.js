@@ -13,7 +13,8 @@ const { WebSocketServer } = require('ws')
 const { WavWriter } = require('./wav-writer.js')
 const { concat } = require('./concat.js')
 const { prepareSocketPath, listenOn, removeSocketFile } = require('./unix-socket.js')
-const { REALTIME_PATH, AUTH_PATH, errorBody, refuseUpgrade, readBody, reply } = require('./v1/http.js')
+const { REALTIME_PATH, AUTH_PATH, TRANSCRIBE_PATH, MAX_TRANSCRIBE_BODY, errorBody, refuseUpgrade, readBody, reply } = require('./v1/http.js')
+const { Batch } = require('./v1/batch.js')
 const { Auth } = require('./v1/auth.js')
 const { newSession, runSession, fail } = require('./v1/sessions.js')
 
@@ -28,13 +29,22 @@ const MAX_MESSAGE = 1 << 20
  * - `previewEverySamples`: a `preview` each time a session has that many more samples (default
  *   16000; 0 for none). Texts describe the audio, since there is no model.
  * - `idleTimeoutMs`: a session with no frame for this long is closed (default 60000).
- * - `record` (a WAV path, 32-bit float), `onAudio({ session, samples })`, `retain` (default
+ * - `record` (a WAV path, 32-bit float), `onAudio({ session, samples })`,
+ *   `onTranscribe({ status, length, text })`, `retain` (default
  *   true: keep every sample for tests; false keeps counts only).
+ * - `model`: `'realtime'` (default: the WebSocket route transcribes) or `'batch'` (a
+ *   Whisper-class model: the realtime upgrade is refused with 400 `model_not_realtime`, or
+ *   with `batchRefusal: 'close'` accepted and closed without a word; `POST /v1/transcribe`
+ *   transcribes, after `transcribeDelayMs`, answering 409 `not_ready` for the first
+ *   `notReadyForMs` after each start). The batch route works with either model.
  * Test controls: `stop()` / `restart()` (a daemon exit and start: sockets cut, socket file
- * removed), `sendError(message)`, `behave({ silent, doneDelayMs, noDone })`, `expire(token)`.
+ * removed), `sendError(message)`, `behave({ silent, doneDelayMs, noDone })`, `expire(token)`,
+ * `setModel(model, batchRefusal?)`, `injectTranscribe(status, code, times)`.
  */
 async function startV1Daemon(socketPath, options = {}) {
   const auth = new Auth(options)
+  const model = { kind: options.model ?? 'realtime', refusal: options.batchRefusal ?? 'refuse' }
+  const batch = new Batch({ delayMs: options.transcribeDelayMs ?? 0, notReadyForMs: options.notReadyForMs ?? 0, retain: options.retain ?? true })
   const behaviour = { silent: false, doneDelayMs: 0, noDone: false }
   const recorder = options.record ? new WavWriter(options.record) : null
   const record = {
@@ -46,9 +56,13 @@ async function startV1Daemon(socketPath, options = {}) {
     requests: [],
     /** Accepted realtime sessions in order (see `v1/sessions.js`). */
     sessions: [],
+    /** Every `POST /v1/transcribe`: `{ authorization, status, samples, language, text }`. */
+    transcribes: [],
     audioFrames: 0,
     audioSamples: 0,
     stops: 0,
+    /** Realtime upgrades a batch model accepted and closed without a word. */
+    closedUpgrades: 0,
   }
   const sessionOptions = {
     previewEvery: options.previewEverySamples ?? 16000,
@@ -71,6 +85,7 @@ async function startV1Daemon(socketPath, options = {}) {
   const held = new Set()
 
   async function onRequest(req, res) {
+    if (req.method === 'POST' && req.url === TRANSCRIBE_PATH) return transcribe(req, res)
     const raw = await readBody(req)
     if (req.method === 'POST' && req.url === AUTH_PATH) {
       const { status, body } = await auth.request(raw)
@@ -80,6 +95,24 @@ async function startV1Daemon(socketPath, options = {}) {
     const status = req.url === REALTIME_PATH ? 426 : 404
     record.requests.push({ method: req.method, url: req.url, status })
     reply(res, status, errorBody(status === 426 ? 'upgrade_required' : 'not_found'))
+  }
+
+  async function transcribe(req, res) {
+    const authorization = req.headers.authorization ?? null
+    const raw = await readBody(req, MAX_TRANSCRIBE_BODY)
+    const verdict = auth.authorize(authorization)
+    const answer = verdict.status === 101 ? await batch.answer(raw) : { status: verdict.status, body: verdict.body }
+    record.transcribes.push({
+      authorization,
+      status: answer.status,
+      samples: batch.retain ? (answer.samples ?? null) : null,
+      length: answer.samples?.length ?? 0,
+      language: answer.language ?? null,
+      text: answer.text ?? null,
+    })
+    if (answer.samples && recorder) recorder.write(answer.samples, 16000)
+    options.onTranscribe?.(record.transcribes.at(-1))
+    reply(res, answer.status, answer.body)
   }
 
   function onUpgrade(req, socket, head) {
@@ -96,9 +129,23 @@ async function startV1Daemon(socketPath, options = {}) {
       return refuseUpgrade(socket, 404, errorBody('not_found'))
     }
     const verdict = auth.authorize(authorization)
-    record.upgrades.push({ authorization, status: verdict.status })
-    if (verdict.status !== 101) return refuseUpgrade(socket, verdict.status, verdict.body)
+    if (verdict.status !== 101) {
+      record.upgrades.push({ authorization, status: verdict.status })
+      return refuseUpgrade(socket, verdict.status, verdict.body)
+    }
+    if (model.kind === 'batch' && model.refusal === 'refuse') {
+      // A batch model: the realtime route does not serve it.
+      record.upgrades.push({ authorization, status: 400 })
+      return refuseUpgrade(socket, 400, errorBody('model_not_realtime'))
+    }
+    record.upgrades.push({ authorization, status: 101 })
     wss.handleUpgrade(req, socket, head, (ws) => {
+      if (model.kind === 'batch') {
+        // The other way a batch model's daemon answers: accepted, then closed without a word.
+        record.closedUpgrades++
+        ws.close(1000)
+        return
+      }
       const session = newSession(record.sessions.length, ws, verdict.token)
       record.sessions.push(session)
       live.add(session)
@@ -169,7 +216,16 @@ async function startV1Daemon(socketPath, options = {}) {
       await shutDown()
     },
     async restart() {
+      batch.started()
       await listen()
+    },
+    /** The user switches models: from the next connection on. */
+    setModel(kind, refusal = model.refusal) {
+      Object.assign(model, { kind, refusal })
+    },
+    /** The next `times` transcribe requests get HTTP `status` with the daemon's `code`. */
+    injectTranscribe(status, code, times = 1) {
+      batch.inject(status, code, times)
     },
     async close() {
       await shutDown()

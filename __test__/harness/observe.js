@@ -9,7 +9,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const range = (n, from = 0) => Array.from({ length: n }, (_, i) => from + i)
 
 function invariantHolds(s) {
-  return s.chunksQueued === s.chunksSent + s.chunksDroppedQueue + s.chunksFailed + s.sendQueueDepth
+  return s.chunksQueued === s.chunksSent + s.chunksDroppedQueue + s.chunksFailed + s.chunksSuperseded + s.sendQueueDepth
 }
 
 /**

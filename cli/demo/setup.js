@@ -5,7 +5,9 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const crypto = require('node:crypto')
 const { startLegacyDaemon } = require('../../daemon/legacy-daemon.js')
+const { startV1Daemon } = require('../../daemon/v1-daemon.js')
 const { legacySocketPath, v1SocketPath } = require('../../daemon/socket-path.js')
 
 const BUNDLED_SPEECH = path.join(__dirname, '..', '..', 'assets', 'speech.wav')
@@ -28,21 +30,29 @@ function isSocket(p) {
 async function startDemoCapture(flags, { AudioCapture, requestToken }, say, captureOptions) {
   const useDaemon = !flags.noDaemon
   let socketPath = flags.socket ?? legacySocketPath()
-  const httpSocketPath = flags.httpSocket ?? v1SocketPath()
+  let httpSocketPath = flags.httpSocket ?? v1SocketPath()
   let token = flags.token ?? process.env.SUPER_STT_TOKEN
   // A current (v1) daemon when one listens or was named; an explicit --socket means legacy.
   let protocol = !flags.socket && (flags.httpSocket || isSocket(httpSocketPath)) ? 'v1' : 'legacy'
   const out = { ownDaemon: null, tmpDir: null, useDaemon, source: null, capture: null }
 
+  // With `--socket` the user named a legacy daemon: its stand-in streams. Otherwise the
+  // stand-in is what users have today: a v1 daemon with a batch (Whisper-class) model, which
+  // takes each utterance as one request.
   async function startOwnDaemon(why) {
-    if (!flags.socket) {
-      out.tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stt-capture-demo-'))
-      socketPath = path.join(out.tmpDir, 'daemon.sock')
-    }
     const record = flags.record ?? path.join(os.tmpdir(), `stt-capture-demo-${process.pid}.wav`)
-    out.ownDaemon = await startLegacyDaemon(socketPath, { record, retain: false, transcribeEverySamples: 16000 })
-    protocol = 'legacy'
-    say(`${why}: started the reference daemon (no speech model) on ${socketPath}, recording to ${record}`)
+    if (flags.socket) {
+      out.ownDaemon = await startLegacyDaemon(socketPath, { record, retain: false, transcribeEverySamples: 16000 })
+      protocol = 'legacy'
+      say(`${why}: started the reference daemon (no speech model) on ${socketPath}, recording to ${record}`)
+      return
+    }
+    out.tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stt-capture-demo-'))
+    httpSocketPath = path.join(out.tmpDir, 'daemon-http.sock')
+    token = `stt_demo_${crypto.randomBytes(8).toString('hex')}`
+    out.ownDaemon = await startV1Daemon(httpSocketPath, { record, retain: false, model: 'batch', tokens: { [token]: ['transcribe'] } })
+    protocol = 'v1'
+    say(`${why}: started the reference daemon (v1, batch model, no speech model: its texts describe each utterance) on ${httpSocketPath}, recording what it transcribes to ${record}`)
   }
 
   if (useDaemon && protocol === 'v1' && !token) {
@@ -55,7 +65,9 @@ async function startDemoCapture(flags, { AudioCapture, requestToken }, say, capt
       protocol = 'legacy'
     }
   }
-  if (useDaemon && protocol === 'legacy' && !isSocket(socketPath)) await startOwnDaemon(`no daemon at ${socketPath}`)
+  if (useDaemon && protocol === 'legacy' && !isSocket(socketPath)) {
+    await startOwnDaemon(flags.socket ? `no daemon at ${socketPath}` : `no daemon at ${httpSocketPath} or ${socketPath}`)
+  }
 
   out.source = flags.file ? { file: flags.file, loop: false } : null
   for (;;) {

@@ -18,12 +18,15 @@ function liveLines(state, s, { header, useDaemon, seconds }) {
   const level = l
     ? `${meter(l.rmsDbfs, l.peakDbfs)} ${l.rmsDbfs.toFixed(1).padStart(6)} dBFS  peak ${l.peakDbfs.toFixed(1).padStart(6)}${l.clipped ? `  ${red('CLIP')}` : ''}`
     : dim('waiting for audio')
+  const sent = s.daemonMode === 'utterances' ? `, ${s.utterancesSent} utterance(s) transcribed` : `, sent ${s.chunksSent}`
   const stats =
-    `captured ${(s.framesCaptured / (s.deviceSampleRate || 1)).toFixed(1)} s · chunks ${s.chunksEmitted}${useDaemon ? `, sent ${s.chunksSent}` : ''} · ` +
+    `captured ${(s.framesCaptured / (s.deviceSampleRate || 1)).toFixed(1)} s · chunks ${s.chunksEmitted}${useDaemon ? sent : ''} · ` +
     `dropped ${s.framesDropped} frames, ${s.chunksDroppedQueue} chunks, ${s.chunksFailed} failed`
-  const delivery = useDaemon
-    ? `queue ${s.sendQueueDepth}/${s.sendQueueCapacity} · latency p50 ${ms(s.deliveryLatencyP50Ms)} p99 ${ms(s.deliveryLatencyP99Ms)}`
-    : 'no daemon'
+  const delivery = !useDaemon
+    ? 'no daemon'
+    : s.daemonMode === 'utterances'
+      ? `${s.utterancesPending} utterance(s) waiting · to text p50 ${ms(s.transcriptionLatencyP50Ms)} p99 ${ms(s.transcriptionLatencyP99Ms)}`
+      : `queue ${s.sendQueueDepth}/${s.sendQueueCapacity} · latency p50 ${ms(s.deliveryLatencyP50Ms)} p99 ${ms(s.deliveryLatencyP99Ms)}`
   const lines = [
     header,
     `level    ${level}`,
@@ -48,7 +51,12 @@ function summaryLines(s, { duration, inputLabel, useDaemon, recorder }) {
     `  captured   ${s.framesCaptured} frames, ${s.framesDropped} dropped (ring high water ${s.ringHighWater} of ${s.ringCapacity})`,
     `  chunks     ${s.chunksEmitted} emitted (${s.samplesEmitted} samples at 16 kHz)`,
   ]
-  if (useDaemon) {
+  if (useDaemon && s.daemonMode === 'utterances') {
+    out.push(
+      `  daemon     ${s.utterancesSent} utterances transcribed, ${s.utterancesDroppedQueue} dropped from the queue, ${s.utterancesFailed} failed, ${s.reconnects} reconnects, ${s.daemonProtocol} protocol, batch route`,
+      `  latency    end of utterance to text p50 ${ms(s.transcriptionLatencyP50Ms)} p99 ${ms(s.transcriptionLatencyP99Ms)}`,
+    )
+  } else if (useDaemon) {
     out.push(
       `  daemon     ${s.chunksSent} sent, ${s.chunksDroppedQueue} dropped from the queue, ${s.chunksFailed} failed, ${s.reconnects} reconnects, ${s.daemonProtocol || 'no'} protocol`,
       `  latency    send p50 ${ms(s.sendLatencyP50Ms)} p99 ${ms(s.sendLatencyP99Ms)} · delivery p50 ${ms(s.deliveryLatencyP50Ms)} p99 ${ms(s.deliveryLatencyP99Ms)}`,

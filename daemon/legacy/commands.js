@@ -4,6 +4,7 @@
 // command. It records what clients sent, for tests.
 
 const crypto = require('node:crypto')
+const { describeUtterance } = require('../transcript.js')
 
 const COMMAND_RE = /^[A-Za-z0-9_-]{1,256}$/
 // JSON numbers written with a fraction or exponent: the daemon's serde `u32` rejects them.
@@ -59,6 +60,8 @@ function newRecord() {
     /** Audio chunks accepted, and their samples (kept with `retain: false` too). */
     audioChunks: 0,
     audioSamples: 0,
+    /** `transcribe` requests: `{ clientId, samples (with retain), length, language, text }`. */
+    transcribes: [],
   }
 }
 
@@ -160,6 +163,23 @@ class LegacyCommands {
     }
   }
 
+  /** One whole utterance (the batch route): at most 300 s; the text describes it. */
+  transcribe(_conn, req) {
+    if (req.audio_data == null || req.audio_data.length === 0) return { status: 'error', message: 'Missing audio_data for transcribe command' }
+    const rate = req.sample_rate ?? 16000
+    if (req.audio_data.length > 300 * rate) return { status: 'error', message: 'Audio too long' }
+    const text = describeUtterance(req.audio_data, rate)
+    this.record.transcribes.push({
+      clientId: req.client_id ?? null,
+      samples: this.retain ? Float32Array.from(req.audio_data) : null,
+      length: req.audio_data.length,
+      language: req.language ?? null,
+      text,
+    })
+    this.recorder?.write(req.audio_data, rate)
+    return { status: 'success', transcription: text }
+  }
+
   /** A `realtime_transcription` notification for `clientId` to every subscriber. */
   notifyTranscription(clientId, text) {
     const ts = new Date().toISOString()
@@ -179,6 +199,7 @@ const COMMANDS = {
   subscribe: LegacyCommands.prototype.subscribe,
   start_realtime: LegacyCommands.prototype.startRealtime,
   realtime_audio: LegacyCommands.prototype.realtimeAudio,
+  transcribe: LegacyCommands.prototype.transcribe,
 }
 
 module.exports = { LegacyCommands, parseRequest, newRecord, releaseMessage }

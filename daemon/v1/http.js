@@ -5,7 +5,10 @@ const http = require('node:http')
 
 const REALTIME_PATH = '/v1/transcribe/realtime'
 const AUTH_PATH = '/v1/auth/request'
+const TRANSCRIBE_PATH = '/v1/transcribe'
 const MAX_BODY = 64 * 1024
+/** An utterance's JSON (300 s of floats) is large. */
+const MAX_TRANSCRIBE_BODY = 128 * 1024 * 1024
 
 function errorBody(message, reason) {
   return JSON.stringify(reason ? { status: 'error', message, data: { reason } } : { status: 'error', message })
@@ -19,14 +22,14 @@ function refuseUpgrade(socket, status, body) {
   )
 }
 
-/** Reads a request body of at most MAX_BODY bytes (a larger one is cut off). */
-function readBody(req) {
+/** Reads a request body of at most `max` bytes (a larger one is cut off). */
+function readBody(req, max = MAX_BODY) {
   return new Promise((resolve) => {
     const chunks = []
     let size = 0
     req.on('data', (c) => {
       size += c.length
-      if (size > MAX_BODY) return req.destroy()
+      if (size > max) return req.destroy()
       chunks.push(c)
     })
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
@@ -38,4 +41,4 @@ function reply(res, status, body) {
   res.end(body)
 }
 
-module.exports = { REALTIME_PATH, AUTH_PATH, errorBody, refuseUpgrade, readBody, reply }
+module.exports = { REALTIME_PATH, AUTH_PATH, TRANSCRIBE_PATH, MAX_TRANSCRIBE_BODY, errorBody, refuseUpgrade, readBody, reply }

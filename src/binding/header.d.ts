@@ -238,6 +238,7 @@ export interface CaptureError extends Error {
     | 'E_UNAUTHORIZED'
     | 'E_PROTOCOL'
     | 'E_DAEMON_TIMEOUT'
+    | 'E_DAEMON_BUSY'
     | 'E_QUEUE_FULL'
     | 'E_INTERNAL'
 }
@@ -286,20 +287,30 @@ export interface TranscriptionEvent {
   timestamp: string
   /**
    * `true` for a finished result (v1 `done`, the last one arrives before `stopCapture()`
-   * resolves). `false` for a preview that later audio may change: v1 `preview`, and every
-   * legacy result (the legacy daemon re-transcribes a rolling window and never finishes).
+   * resolves; every utterance's). `false` for a preview that later audio may change: v1
+   * `preview`, and every legacy stream result (the legacy daemon re-transcribes a rolling
+   * window and never finishes).
    */
   final: boolean
+  /** With the daemon's batch route (`daemonMode: 'utterances'`): the `id` of the `utterance` event it transcribes. */
+  utteranceId?: number
+  /** With the batch route: the utterance's wall-clock start and end (ms since the Unix epoch). */
+  startMs?: number
+  endMs?: number
+  /** With the batch route: from the end of the utterance's audio to this text, ms. */
+  latencyMs?: number
 }
 
 /** A change of the daemon link's state. */
 export interface DaemonEvent {
   /**
+   * `idle`: the realtime session was ended for a `pause()` (so the daemon's idle timeout cannot
+   * lose its result); the next audio opens one.
    * `connected`: audio flows to the daemon. `disconnected`: the link broke (see `code` and
    * `reason`); chunks wait in the send queue. `reconnecting`: attempt number `attempt`
    * starts after `delayMs`.
    */
-  state: 'connected' | 'disconnected' | 'reconnecting'
+  state: 'connected' | 'disconnected' | 'reconnecting' | 'idle'
   /** Reconnect attempt, from 1 (with `reconnecting`). */
   attempt?: number
   /** Wait before that attempt, ms (with `reconnecting`). */
@@ -313,6 +324,11 @@ export interface DaemonEvent {
   reason?: string
   /** The session's protocol (with `connected`). */
   protocol?: 'legacy' | 'v1'
+  /**
+   * How the session transcribes (with `connected`): `stream` (chunks into a realtime
+   * session) or `utterances` (one request per utterance: a batch model).
+   */
+  mode?: 'stream' | 'utterances'
 }
 
 /**

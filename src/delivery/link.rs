@@ -338,6 +338,31 @@ pub async fn run<C: Connector>(
                 continue;
             }
         };
+        // On the batch route every utterance is a request of its own, so there is no
+        // connection to lose when the user switches models: `auto` looks again before each.
+        if matches!(item.work, Work::Utterance(_))
+            && current.route() == Route::Utterances
+            && admission.looks_again()
+        {
+            match within(config.reply_timeout, connector.connect()).await {
+                Ok(fresh) if fresh.route() == Route::Stream => {
+                    r.opened(&fresh);
+                    session = Some(fresh);
+                    queue.superseded(&item);
+                    continue;
+                }
+                Ok(fresh) => session = Some(fresh),
+                Err(e) => {
+                    session = None;
+                    queue.requeue_front(item);
+                    r.announce(DaemonEvent::disconnected(e));
+                    continue;
+                }
+            }
+        }
+        let Some(current) = session.as_mut() else {
+            continue;
+        };
         let route = current.route();
         match (&item.work, route) {
             (Work::EndSession, Route::Stream) => {
@@ -376,7 +401,9 @@ pub async fn run<C: Connector>(
                 }
                 if reason == FailureReason::Rejected || item.attempts >= config.max_attempts {
                     queue.failed(&item, reason);
-                    if !r.failing {
+                    // A lost chunk is one of a run (reported once); a lost utterance is a
+                    // lost transcription (each is reported).
+                    if !r.failing || matches!(item.work, Work::Utterance(_)) {
                         events.error(e);
                     }
                     r.failing = true;

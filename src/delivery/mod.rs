@@ -78,6 +78,11 @@ impl Admission {
         }
     }
 
+    /// `auto`: whether a batch session should check the realtime route again.
+    pub fn looks_again(&self) -> bool {
+        self.choice == ModeChoice::Auto
+    }
+
     /// The route of the session now open.
     pub fn set_route(&self, route: Route) {
         let v = match route {
