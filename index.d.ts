@@ -158,6 +158,41 @@ export interface AudioCaptureOptions {
      */
     maxUtteranceMs?: number
   }
+  /**
+   * Record every run to a WAV file from its first sample, as `startRecording(options)` does;
+   * `stopRecording()` or `stopCapture()` ends it. A file that cannot be created rejects
+   * `startCapture()` with `E_RECORD_FAILED`.
+   */
+  record?: {
+    /**
+     * Required: The WAV file to write. Its folder must exist; an existing file is refused
+     * (`E_RECORD_FAILED`) unless `overwrite`.
+     */
+    path: string
+    /**
+     * `16000`: exactly the samples the chunks carry. `'device'`: the mono downmix at the device's
+     * rate, bit for bit what the audio callback produced (a device reopened at another rate ends
+     * it with `E_RECORD_FAILED`). Default `16000`.
+     */
+    rate?: 16000 | 'device'
+    /** `f32`: 32-bit float, lossless. `s16`: 16-bit PCM, rounded and clamped. Default `'f32'`. */
+    format?: 'f32' | 's16'
+    /** Replace an existing file. Default `false`. */
+    overwrite?: boolean
+    /**
+     * Audio (ms) that may wait for the disk. A writer that falls this far behind ends the
+     * recording with `E_RECORD_OVERRUN` at a block boundary; the capture goes on. An integer from
+     * 100 to 600000. Default `10000`.
+     */
+    bufferMs?: number
+  }
+  /**
+   * A folder (it must exist) where each utterance (`vad`) is also written as its own 16 kHz f32
+   * WAV, `utterance-<startMs>-<id>.wav` after the `utterance` event's fields. Files are never
+   * overwritten; a failure is an `error` event `E_RECORD_FAILED` (the folder missing at start
+   * rejects `startCapture()`).
+   */
+  recordUtterances?: string
   /** `false` = capture only, no socket at all. Default `true`. */
   daemon?: boolean
   /**
@@ -188,6 +223,31 @@ export interface AudioCaptureOptions {
    * `stopped`. An integer from 0 to 600000. Default `5000`.
    */
   stopTimeoutMs?: number
+}
+
+/** { path: 'session.wav', rate?: 16000 | 'device', format?: 'f32' | 's16', overwrite?: false } */
+export interface RecordingOptions {
+  /**
+   * Required: The WAV file to write. Its folder must exist; an existing file is refused
+   * (`E_RECORD_FAILED`) unless `overwrite`.
+   */
+  path: string
+  /**
+   * `16000`: exactly the samples the chunks carry. `'device'`: the mono downmix at the device's
+   * rate, bit for bit what the audio callback produced (a device reopened at another rate ends it
+   * with `E_RECORD_FAILED`). Default `16000`.
+   */
+  rate?: 16000 | 'device'
+  /** `f32`: 32-bit float, lossless. `s16`: 16-bit PCM, rounded and clamped. Default `'f32'`. */
+  format?: 'f32' | 's16'
+  /** Replace an existing file. Default `false`. */
+  overwrite?: boolean
+  /**
+   * Audio (ms) that may wait for the disk. A writer that falls this far behind ends the recording
+   * with `E_RECORD_OVERRUN` at a block boundary; the capture goes on. An integer from 100 to
+   * 600000. Default `10000`.
+   */
+  bufferMs?: number
 }
 
 /** Options of `startCapture(options)`. */
@@ -239,6 +299,9 @@ export interface CaptureError extends Error {
     | 'E_PROTOCOL'
     | 'E_DAEMON_TIMEOUT'
     | 'E_DAEMON_BUSY'
+    | 'E_RECORD_OVERRUN'
+    | 'E_RECORD_FAILED'
+    | 'E_INVALID_STATE'
     | 'E_QUEUE_FULL'
     | 'E_INTERNAL'
 }
@@ -466,6 +529,24 @@ export declare class AudioCapture {
    */
   stopCapture(): Promise<void>
   /**
+   * Starts recording the running capture to a WAV file, from its next block: a writer
+   * thread of its own, the header's sizes updated every 250 ms so the file is valid even
+   * if the process is killed. Resolves once the file is created. Rejects with
+   * `E_RECORD_FAILED` (the OS reason: the file exists and `overwrite` is not set, a
+   * missing folder, a directory, permission), `E_INVALID_STATE` (not capturing, or already
+   * recording) or `E_INVALID_OPTION`. Later failures (`E_RECORD_FAILED`: disk full, file
+   * too large; `E_RECORD_OVERRUN`: the disk fell `bufferMs` behind) are `error` events:
+   * the recording stops at a block boundary, the file stays valid, the capture goes on.
+   */
+  startRecording(options: RecordingOptions): Promise<void>
+  /**
+   * Stops the recording after the block in progress; resolves once its file is final and
+   * fsynced, with what it holds. For a recording that already ended (with
+   * `stopCapture()`, or on its own after an error, which `error` says) it resolves with
+   * that one. Rejects with `E_INVALID_STATE` when there is none.
+   */
+  stopRecording(): Promise<RecordingSummary>
+  /**
    * Pauses a running capture: the device stays open, but nothing is resampled, queued or
    * sent, and `level` events report silence. Counted in `stats()` (`paused`, `pausedMs`,
    * `framesPaused`). Harmless when already paused or not capturing (a new capture starts
@@ -605,6 +686,25 @@ export interface CaptureStats {
   utterances: number
   /** With `vad`: 16 ms frames scored by the voice activity detector. */
   vadFrames: number
+  /**
+   * `recording` while a recording runs; `overrun` or `failed` after one stopped on its
+   * own (`E_RECORD_OVERRUN`, `E_RECORD_FAILED`); else `off`.
+   */
+  recordState: 'off' | 'recording' | 'overrun' | 'failed'
+  /**
+   * Frames the current (or last) recording's file holds, as of its last header update
+   * (at most 250 ms ago while it runs; exact once it ended).
+   */
+  recordFrames: number
+  /** Most frames that waited for the recording's writer at once (its limit is `bufferMs`). */
+  recordQueueHighWater: number
+  /** `recordUtterances`: utterance files written. */
+  recordUtterancesWritten: number
+  /**
+   * `recordUtterances`: utterances not written (the writer's queue was full, or a write
+   * failed; each is an `error` event).
+   */
+  recordUtterancesFailed: number
   /** True while `pause()`d. */
   paused: boolean
   /** Time spent paused, ms. */
@@ -662,6 +762,20 @@ export interface InputDevice {
  * and prints nothing.
  */
 export declare function listInputDevices(options?: ListInputDevicesOptions): Promise<Array<InputDevice>>
+
+/** What a finished recording holds. */
+export interface RecordingSummary {
+  path: string
+  /** Mono frames in the file. */
+  frames: number
+  durationMs: number
+  sampleRate: number
+  format: 'f32' | 's16'
+  /** Why it ended early: `E_RECORD_OVERRUN` or `E_RECORD_FAILED`; absent after a stop. */
+  errorCode?: string
+  /** The message of that error. */
+  error?: string
+}
 
 /**
  * Asks a Super STT 0.2+ daemon for a session token (`POST /v1/auth/request`). The daemon

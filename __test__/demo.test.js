@@ -12,6 +12,7 @@ const { spawn } = require('node:child_process')
 
 const { setupVirtualMic, startFeeder } = require('./harness/virtual-mic.js')
 const { readFloatWav } = require('../daemon/wav-writer.js')
+const { readWav } = require('./harness/wav.js')
 const { rms, zeroCrossingFrequency } = require('./signal.js')
 
 const CLI = path.join(__dirname, '..', 'bin', 'stt-capture.js')
@@ -34,11 +35,12 @@ function noMicrophone(dir) {
   return `${alsaConf}:${conf}`
 }
 
-test('demo --seconds 5 with no microphone replays the bundled speech, streams it, and the reference daemon records it', async () => {
+test('demo --seconds 5 with no microphone replays the bundled speech, streams it, records it, and the reference daemon gets the same', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stt-demo-'))
   const socket = path.join(dir, 'daemon.sock')
   const wav = path.join(dir, 'received.wav')
-  const r = await run(['demo', '--seconds', '5', '--socket', socket, '--record', wav], { ALSA_CONFIG_PATH: noMicrophone(dir) })
+  const recorded = path.join(dir, 'recorded.wav')
+  const r = await run(['demo', '--seconds', '5', '--socket', socket, '--daemon-record', wav, '--record', recorded], { ALSA_CONFIG_PATH: noMicrophone(dir) })
   assert.equal(r.code, 0, r.stdout + r.stderr)
   assert.equal(r.stderr, '')
   assert.match(r.stdout, /no daemon at .*started the reference daemon/)
@@ -56,8 +58,13 @@ test('demo --seconds 5 with no microphone replays the bundled speech, streams it
   const seconds = samples.length / sampleRate
   assert.ok(seconds > 4.5 && seconds < 5.6, `${seconds} s recorded`)
   assert.ok(rms(samples) > 0.01, 'speech, not silence')
-  const summary = r.stdout.match(/recorded\s+([\d.]+) s \((\d+) samples\)/)
+  const summary = r.stdout.match(/daemon wav\s+([\d.]+) s \((\d+) samples\)/)
   assert.equal(Number(summary[2]), samples.length)
+  // The addon's own recording holds exactly what the daemon received.
+  const ours = r.stdout.match(/recorded\s+[\d.]+ s \((\d+) frames at 16000 Hz, f32\) to (.*)$/m)
+  assert.equal(ours[2], recorded)
+  assert.equal(Number(ours[1]), samples.length)
+  assert.deepEqual(readWav(recorded).samples, samples)
   const sent = Number(r.stdout.match(/daemon\s+(\d+) sent, 0 dropped from the queue, 0 failed/)[1])
   assert.equal(sent, Math.ceil(samples.length / 1600))
   fs.rmSync(dir, { recursive: true, force: true })
@@ -90,7 +97,7 @@ test('demo --seconds 3 with a microphone streams it live', async () => {
   const feeder = startFeeder(mic.fifo, { type: 'sine', freq: 440, amplitude: 0.5 })
   const wav = path.join(mic.dir, 'received.wav')
   try {
-    const r = await run(['demo', '--seconds', '3', '--socket', path.join(mic.dir, 'd.sock'), '--record', wav], {
+    const r = await run(['demo', '--seconds', '3', '--socket', path.join(mic.dir, 'd.sock'), '--daemon-record', wav], {
       ALSA_CONFIG_PATH: process.env.ALSA_CONFIG_PATH,
     })
     assert.equal(r.code, 0, r.stdout + r.stderr)
@@ -144,7 +151,7 @@ test('with no daemon at all the demo runs a v1 reference daemon with a batch mod
   fs.chmodSync(runtime, 0o700)
   const wav = path.join(dir, 'transcribed.wav')
   const env = { XDG_RUNTIME_DIR: runtime, SUPER_STT_HTTP_SOCKET: '', SUPER_STT_TOKEN: '', ALSA_CONFIG_PATH: noMicrophone(dir) }
-  const r = await run(['demo', '--seconds', '9', '--record', wav], env)
+  const r = await run(['demo', '--seconds', '9', '--daemon-record', wav], env)
   assert.equal(r.code, 0, r.stdout + r.stderr)
   assert.equal(r.stderr, '')
   assert.match(r.stdout, /started the reference daemon \(v1, batch model/)
@@ -169,9 +176,12 @@ test('stt-capture rejects unknown commands and flags with usage, and lists devic
   const badProtocol = await run(['daemon', '--protocol', 'v2'])
   assert.equal(badProtocol.code, 2)
   assert.match(badProtocol.stderr, /--protocol must be legacy or v1/)
-  const unknown = await run(['record'])
+  const unknown = await run(['transcribe'])
   assert.equal(unknown.code, 2)
-  assert.match(unknown.stderr, /unknown command "record"/)
+  assert.match(unknown.stderr, /unknown command "transcribe"/)
+  const noFile = await run(['record'])
+  assert.equal(noFile.code, 2)
+  assert.match(noFile.stderr, /record needs one output WAV file/)
   const help = await run(['help'])
   assert.equal(help.code, 0)
   assert.match(help.stdout, /demo .*\n.*daemon/s)

@@ -1,7 +1,7 @@
 // Compiled with `tsc --noEmit --strict` by the typings test: the public API as a TypeScript
 // user writes it. Lines marked @ts-expect-error must fail to type-check.
 import { AudioCapture, listInputDevices, requestToken } from '../index.js'
-import type { AudioCaptureOptions, CaptureStats, ChunkEvent, DaemonEvent, EndEvent, InputDevice, LevelEvent, TokenGrant, UtteranceEvent, VoiceEvent } from '../index.js'
+import type { AudioCaptureOptions, CaptureStats, ChunkEvent, DaemonEvent, EndEvent, InputDevice, LevelEvent, RecordingSummary, TokenGrant, UtteranceEvent, VoiceEvent } from '../index.js'
 
 async function use(): Promise<void> {
   const devices: InputDevice[] = await listInputDevices()
@@ -74,8 +74,17 @@ async function use(): Promise<void> {
       void [samples, u.id, u.startSample, u.endSample, u.startMs, u.endMs, u.reason satisfies 'silence' | 'max-length' | 'pause' | 'stop' | 'end']
     })
   void [stats.speechMs, stats.utterances, stats.vadFrames, stats.utteranceEventsDropped]
+  new AudioCapture({ record: { path: 'session.wav', rate: 'device', format: 's16', overwrite: true, bufferMs: 5000 }, recordUtterances: '/tmp' })
+  await capture.startRecording({ path: 'take.wav', rate: 16000 })
+  const take: RecordingSummary = await capture.stopRecording()
+  void [take.path, take.frames, take.durationMs, take.sampleRate, take.format satisfies 'f32' | 's16', take.errorCode, take.error]
+  void [stats.recordState satisfies 'off' | 'recording' | 'overrun' | 'failed', stats.recordFrames, stats.recordQueueHighWater]
   await capture.stopCapture()
 
+  // @ts-expect-error: a recording's rate is 16000 or 'device'
+  new AudioCapture({ record: { path: 'a.wav', rate: 48000 } })
+  // @ts-expect-error: startRecording needs its path
+  void capture.startRecording({ rate: 'device' })
   // @ts-expect-error: vad is a boolean or its options, not a string
   new AudioCapture({ vad: 'silero' })
   // @ts-expect-error: utterance reasons are a closed set

@@ -97,8 +97,10 @@ fn vad(c: &mut Criterion) {
         events: stt_capture::events::Events::new(Arc::new(Discard), Arc::default()),
         counters: Arc::default(),
         daemon: None,
+        record: stt_capture::sinks::record::channel().1,
+        utterance_files: None,
     };
-    let mut sink = VoiceSink::new(&options, &context);
+    let mut sink = VoiceSink::new(&options, &context, None);
     let speech = speech_16k();
     let mut group = c.benchmark_group("vad");
     let second = &speech[..16_000];

@@ -16,7 +16,15 @@ commands:
                               the demo asks the daemon, which shows a consent prompt)
               --seconds N     stop after N seconds (default: run until Ctrl-C)
               --no-daemon     capture only, no daemon
-              --record WAV    where the bundled reference daemon, if started, records
+              --record WAV    record the capture (16 kHz f32, what the chunks carry)
+              --daemon-record WAV  where the bundled reference daemon, if started,
+                              writes the audio it receives
+  record FILE  record the microphone (or --file) to a WAV file, no daemon
+              --seconds N     stop after N seconds (default: until Ctrl-C)
+              --device ID  --file WAV  as for demo
+              --rate R        16000 (default) or device (the device's own rate)
+              --format F      f32 (default) or s16
+              --overwrite     replace FILE if it exists
   daemon    a reference daemon (no speech model)
               --protocol P    legacy (default) or v1 (HTTP + WebSocket; token requests
                               are approved without a prompt)
@@ -48,8 +56,13 @@ const COMMANDS = {
       seconds: 'number',
       'no-daemon': 'boolean',
       record: 'string',
+      'daemon-record': 'string',
     },
     run: (f) => require('../cli/demo.js').demo(f),
+  },
+  record: {
+    flags: { _: 'positional', seconds: 'number', device: 'string', file: 'string', rate: 'string', format: 'string', overwrite: 'boolean' },
+    run: (f) => require('../cli/record.js').record(f, f._),
   },
   daemon: {
     flags: { protocol: 'string', socket: 'string', token: 'string', record: 'string', quiet: 'boolean', model: 'string', 'transcribe-delay-ms': 'number' },

@@ -36,7 +36,9 @@ async function demo(flags) {
   const addon = require('..')
   const screen = new Screen(process.stdout)
   const say = (line) => process.stdout.write(`${line}\n`)
-  const started = await startDemoCapture(flags, addon, say, { spectrumBands: SPECTRUM_BANDS, vad: true })
+  // --record: the addon writes what the chunks carry (16 kHz f32) from the first sample.
+  const record = flags.record ? { record: { path: flags.record } } : {}
+  const started = await startDemoCapture(flags, addon, say, { spectrumBands: SPECTRUM_BANDS, vad: true, ...record })
   if (started.failed) return 1
   const { capture, source, ownDaemon, tmpDir, useDaemon } = started
 
@@ -72,12 +74,13 @@ async function demo(flags) {
   process.once('SIGINT', () => process.exit(130))
   clearInterval(timer)
   await capture.stopCapture()
+  const recording = flags.record ? await capture.stopRecording() : null
   frame(true)
   screen.end()
 
   if (ownDaemon) await ownDaemon.close()
   const duration = ((Date.now() - startedAt) / 1000).toFixed(1)
-  const lines = summaryLines(capture.stats(), { duration, inputLabel, useDaemon, recorder: ownDaemon?.recorder })
+  const lines = summaryLines(capture.stats(), { duration, inputLabel, useDaemon, recording, recorder: ownDaemon?.recorder })
   for (const line of lines) say(line)
   if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true })
   return 0

@@ -29,6 +29,12 @@ pub enum Error {
     DaemonTimeout(String),
     #[error("the STT daemon cannot take this now: {0}")]
     DaemonBusy(String),
+    #[error("recording stopped, the disk did not keep up: {0}")]
+    RecordOverrun(String),
+    #[error("recording failed: {0}")]
+    RecordFailed(String),
+    #[error("not possible now: {0}")]
+    InvalidState(String),
     #[error("audio dropped: {0}")]
     QueueFull(String),
     #[error("internal error: {0}")]
@@ -52,6 +58,9 @@ impl Error {
             Error::Protocol(_) => "E_PROTOCOL",
             Error::DaemonTimeout(_) => "E_DAEMON_TIMEOUT",
             Error::DaemonBusy(_) => "E_DAEMON_BUSY",
+            Error::RecordOverrun(_) => "E_RECORD_OVERRUN",
+            Error::RecordFailed(_) => "E_RECORD_FAILED",
+            Error::InvalidState(_) => "E_INVALID_STATE",
             Error::QueueFull(_) => "E_QUEUE_FULL",
             Error::Internal(_) => "E_INTERNAL",
         }
@@ -80,6 +89,9 @@ impl Error {
             Error::Protocol(s) => Error::Protocol(add(s)),
             Error::DaemonTimeout(s) => Error::DaemonTimeout(add(s)),
             Error::DaemonBusy(s) => Error::DaemonBusy(add(s)),
+            Error::RecordOverrun(s) => Error::RecordOverrun(add(s)),
+            Error::RecordFailed(s) => Error::RecordFailed(add(s)),
+            Error::InvalidState(s) => Error::InvalidState(add(s)),
             Error::QueueFull(s) => Error::QueueFull(add(s)),
             Error::Internal(s) => Error::Internal(add(s)),
         }

@@ -5,7 +5,7 @@
 //! mutex instead; only tokio tasks and `stats()` take it, never the audio callback.
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Bumped only by the audio callback (one writer), read by anyone.
 #[derive(Debug, Default)]
@@ -229,6 +229,8 @@ pub struct PipelineCounters {
     pub utterances: AtomicU64,
     /// 16 ms frames the voice activity detector scored.
     pub vad_frames: AtomicU64,
+    /// The recording of the current (or last) run.
+    pub record: Arc<RecordCounters>,
 }
 
 impl PipelineCounters {
@@ -238,6 +240,60 @@ impl PipelineCounters {
 
     pub fn device_state(&self) -> DeviceState {
         DeviceState::from_u8(self.device_state.load(Relaxed))
+    }
+}
+
+/// Where the recording stands (`stats().recordState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum RecordState {
+    /// No recording, or the last one was stopped.
+    #[default]
+    Off = 0,
+    Recording = 1,
+    /// The writer fell behind by the whole buffer: the recording stopped (`E_RECORD_OVERRUN`).
+    Overrun = 2,
+    /// A write failed: the recording stopped (`E_RECORD_FAILED`).
+    Failed = 3,
+}
+
+impl RecordState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordState::Off => "off",
+            RecordState::Recording => "recording",
+            RecordState::Overrun => "overrun",
+            RecordState::Failed => "failed",
+        }
+    }
+}
+
+/// Bumped by the record sink and the writer threads.
+#[derive(Debug, Default)]
+pub struct RecordCounters {
+    state: AtomicU8,
+    /// Frames the recording file holds (its header may lag by up to a flush interval).
+    pub frames: AtomicU64,
+    /// Most frames that waited for the writer at once.
+    pub queue_high_water: AtomicU64,
+    /// `recordUtterances`: files written, and utterances not written (a full queue or an
+    /// error).
+    pub utterances_written: AtomicU64,
+    pub utterances_failed: AtomicU64,
+}
+
+impl RecordCounters {
+    pub fn set_state(&self, state: RecordState) {
+        self.state.store(state as u8, Relaxed);
+    }
+
+    pub fn state(&self) -> RecordState {
+        match self.state.load(Relaxed) {
+            1 => RecordState::Recording,
+            2 => RecordState::Overrun,
+            3 => RecordState::Failed,
+            _ => RecordState::Off,
+        }
     }
 }
 

@@ -34,4 +34,43 @@ function writeWav(path, { rate, channels, format, frames, sample }) {
   return path
 }
 
-module.exports = { writeWav }
+/**
+ * Reads a mono or multichannel WAV of 16-bit PCM or 32-bit float (plain or extensible), as
+ * its header declares it: { rate, channels, format: 's16' | 'f32', samples, trailingBytes }.
+ */
+function readWav(path) {
+  const b = fs.readFileSync(path)
+  if (b.toString('ascii', 0, 4) !== 'RIFF' || b.toString('ascii', 8, 12) !== 'WAVE') {
+    throw new Error(`${path}: not a WAV file`)
+  }
+  let fmt = null
+  for (let o = 12; o + 8 <= b.length; ) {
+    const id = b.toString('ascii', o, o + 4)
+    const size = b.readUInt32LE(o + 4)
+    const body = o + 8
+    if (id === 'fmt ') {
+      let tag = b.readUInt16LE(body)
+      if (tag === 0xfffe) tag = b.readUInt16LE(body + 24) // the extensible sub-format
+      fmt = { tag, channels: b.readUInt16LE(body + 2), rate: b.readUInt32LE(body + 4), bits: b.readUInt16LE(body + 14) }
+    } else if (id === 'data') {
+      if (!fmt) throw new Error(`${path}: data before fmt`)
+      if (body + size > b.length) throw new Error(`${path}: data chunk says ${size} bytes, file has ${b.length - body}`)
+      const data = b.subarray(body, body + size)
+      const copy = new Uint8Array(data).buffer
+      const f32 = fmt.tag === 3 && fmt.bits === 32
+      const s16 = fmt.tag === 1 && fmt.bits === 16
+      if (!f32 && !s16) throw new Error(`${path}: format ${fmt.tag}/${fmt.bits} not supported here`)
+      return {
+        rate: fmt.rate,
+        channels: fmt.channels,
+        format: f32 ? 'f32' : 's16',
+        samples: f32 ? new Float32Array(copy) : new Int16Array(copy),
+        trailingBytes: b.length - body - size,
+      }
+    }
+    o = body + size + (size & 1)
+  }
+  throw new Error(`${path}: no data chunk`)
+}
+
+module.exports = { writeWav, readWav }

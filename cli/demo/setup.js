@@ -40,7 +40,7 @@ async function startDemoCapture(flags, { AudioCapture, requestToken }, say, capt
   // stand-in is what users have today: a v1 daemon with a batch (Whisper-class) model, which
   // takes each utterance as one request.
   async function startOwnDaemon(why) {
-    const record = flags.record ?? path.join(os.tmpdir(), `stt-capture-demo-${process.pid}.wav`)
+    const record = flags.daemonRecord ?? path.join(os.tmpdir(), `stt-capture-demo-${process.pid}.wav`)
     if (flags.socket) {
       out.ownDaemon = await startLegacyDaemon(socketPath, { record, retain: false, transcribeEverySamples: 16000 })
       protocol = 'legacy'

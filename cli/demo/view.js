@@ -44,7 +44,7 @@ function liveLines(state, s, { header, useDaemon, seconds }) {
 }
 
 /** The lines printed after the capture stopped. */
-function summaryLines(s, { duration, inputLabel, useDaemon, recorder }) {
+function summaryLines(s, { duration, inputLabel, useDaemon, recording, recorder }) {
   const out = [
     `\nstopped after ${duration} s`,
     `  input      ${inputLabel}, ${s.deviceSampleRate} Hz, ${s.deviceChannels} ch, ${s.sampleFormat}`,
@@ -64,8 +64,15 @@ function summaryLines(s, { duration, inputLabel, useDaemon, recorder }) {
   }
   out.push(`  voice      ${s.utterances} utterance(s), ${(s.speechMs / 1000).toFixed(1)} s of speech in ${s.vadFrames} frames`)
   out.push(`  events     ${s.levelEventsDropped} level events replaced while the screen was busy (latest wins)`)
-  if (recorder) out.push(`  recorded   ${recorder.seconds.toFixed(2)} s (${recorder.samples} samples) by the reference daemon to ${recorder.path}`)
+  if (recording) out.push(`  recorded   ${recordingLine(recording)}`)
+  if (recorder) out.push(`  daemon wav ${recorder.seconds.toFixed(2)} s (${recorder.samples} samples) recorded by the reference daemon to ${recorder.path}`)
   return out
 }
 
-module.exports = { liveLines, summaryLines }
+/** What a finished recording holds, in one line (`stopRecording()`'s summary). */
+function recordingLine(r) {
+  const why = r.errorCode ? `, ended early: ${r.errorCode}: ${r.error}` : ''
+  return `${(r.durationMs / 1000).toFixed(2)} s (${r.frames} frames at ${r.sampleRate} Hz, ${r.format}) to ${r.path}${why}`
+}
+
+module.exports = { liveLines, summaryLines, recordingLine }

@@ -158,6 +158,41 @@ export interface AudioCaptureOptions {
      */
     maxUtteranceMs?: number
   }
+  /**
+   * Record every run to a WAV file from its first sample, as `startRecording(options)` does;
+   * `stopRecording()` or `stopCapture()` ends it. A file that cannot be created rejects
+   * `startCapture()` with `E_RECORD_FAILED`.
+   */
+  record?: {
+    /**
+     * Required: The WAV file to write. Its folder must exist; an existing file is refused
+     * (`E_RECORD_FAILED`) unless `overwrite`.
+     */
+    path: string
+    /**
+     * `16000`: exactly the samples the chunks carry. `'device'`: the mono downmix at the device's
+     * rate, bit for bit what the audio callback produced (a device reopened at another rate ends
+     * it with `E_RECORD_FAILED`). Default `16000`.
+     */
+    rate?: 16000 | 'device'
+    /** `f32`: 32-bit float, lossless. `s16`: 16-bit PCM, rounded and clamped. Default `'f32'`. */
+    format?: 'f32' | 's16'
+    /** Replace an existing file. Default `false`. */
+    overwrite?: boolean
+    /**
+     * Audio (ms) that may wait for the disk. A writer that falls this far behind ends the
+     * recording with `E_RECORD_OVERRUN` at a block boundary; the capture goes on. An integer from
+     * 100 to 600000. Default `10000`.
+     */
+    bufferMs?: number
+  }
+  /**
+   * A folder (it must exist) where each utterance (`vad`) is also written as its own 16 kHz f32
+   * WAV, `utterance-<startMs>-<id>.wav` after the `utterance` event's fields. Files are never
+   * overwritten; a failure is an `error` event `E_RECORD_FAILED` (the folder missing at start
+   * rejects `startCapture()`).
+   */
+  recordUtterances?: string
   /** `false` = capture only, no socket at all. Default `true`. */
   daemon?: boolean
   /**
@@ -188,6 +223,31 @@ export interface AudioCaptureOptions {
    * `stopped`. An integer from 0 to 600000. Default `5000`.
    */
   stopTimeoutMs?: number
+}
+
+/** { path: 'session.wav', rate?: 16000 | 'device', format?: 'f32' | 's16', overwrite?: false } */
+export interface RecordingOptions {
+  /**
+   * Required: The WAV file to write. Its folder must exist; an existing file is refused
+   * (`E_RECORD_FAILED`) unless `overwrite`.
+   */
+  path: string
+  /**
+   * `16000`: exactly the samples the chunks carry. `'device'`: the mono downmix at the device's
+   * rate, bit for bit what the audio callback produced (a device reopened at another rate ends it
+   * with `E_RECORD_FAILED`). Default `16000`.
+   */
+  rate?: 16000 | 'device'
+  /** `f32`: 32-bit float, lossless. `s16`: 16-bit PCM, rounded and clamped. Default `'f32'`. */
+  format?: 'f32' | 's16'
+  /** Replace an existing file. Default `false`. */
+  overwrite?: boolean
+  /**
+   * Audio (ms) that may wait for the disk. A writer that falls this far behind ends the recording
+   * with `E_RECORD_OVERRUN` at a block boundary; the capture goes on. An integer from 100 to
+   * 600000. Default `10000`.
+   */
+  bufferMs?: number
 }
 
 /** Options of `startCapture(options)`. */
@@ -239,6 +299,9 @@ export interface CaptureError extends Error {
     | 'E_PROTOCOL'
     | 'E_DAEMON_TIMEOUT'
     | 'E_DAEMON_BUSY'
+    | 'E_RECORD_OVERRUN'
+    | 'E_RECORD_FAILED'
+    | 'E_INVALID_STATE'
     | 'E_QUEUE_FULL'
     | 'E_INTERNAL'
 }

@@ -18,6 +18,8 @@ use crate::error::Error as CoreError;
 use crate::events::EventKind;
 use crate::options::parse::{parse_list_options, StartConfig, TokenRequestConfig};
 use crate::session::{self, Capture, CaptureConfig};
+use crate::sinks::record::writer::{Ended, Summary};
+use crate::sinks::record::RecordOptions;
 use crate::transport::any::AnyConnector;
 use events::{to_napi_error, Listener, ListenerFn, Listeners, LISTENER_QUEUE};
 pub use stats::{CaptureStats, FailureCounts};
@@ -125,6 +127,40 @@ pub fn request_token<'env>(
     )
 }
 
+/// What a finished recording holds.
+#[napi(object)]
+pub struct RecordingSummary {
+    pub path: String,
+    /// Mono frames in the file.
+    pub frames: f64,
+    pub duration_ms: f64,
+    pub sample_rate: u32,
+    #[napi(ts_type = "'f32' | 's16'")]
+    pub format: String,
+    /// Why it ended early: `E_RECORD_OVERRUN` or `E_RECORD_FAILED`; absent after a stop.
+    pub error_code: Option<String>,
+    /// The message of that error.
+    pub error: Option<String>,
+}
+
+impl From<Summary> for RecordingSummary {
+    fn from(s: Summary) -> Self {
+        let (error_code, error) = match &s.ended {
+            Ended::Stop => (None, None),
+            Ended::Error(e) => (Some(e.code().to_owned()), Some(e.to_string())),
+        };
+        RecordingSummary {
+            path: s.path.display().to_string(),
+            frames: s.frames as f64,
+            duration_ms: s.duration_ms(),
+            sample_rate: s.sample_rate,
+            format: s.format.as_str().to_owned(),
+            error_code,
+            error,
+        }
+    }
+}
+
 /// Captures a microphone, converts it to 16 kHz mono chunks and streams them to the Super STT
 /// daemon. Events: `chunk`, `level`, `error`, `warning`, `transcription`, `daemon`, `device`,
 /// `end`.
@@ -196,6 +232,55 @@ impl AudioCapture {
         env.spawn_future_with_callback(async move { Ok(capture.stop().await) }, |env, r| {
             r.map_err(|e| to_napi_error(env, &e))
         })
+    }
+
+    /// Starts recording the running capture to a WAV file, from its next block: a writer
+    /// thread of its own, the header's sizes updated every 250 ms so the file is valid even
+    /// if the process is killed. Resolves once the file is created. Rejects with
+    /// `E_RECORD_FAILED` (the OS reason: the file exists and `overwrite` is not set, a
+    /// missing folder, a directory, permission), `E_INVALID_STATE` (not capturing, or already
+    /// recording) or `E_INVALID_OPTION`. Later failures (`E_RECORD_FAILED`: disk full, file
+    /// too large; `E_RECORD_OVERRUN`: the disk fell `bufferMs` behind) are `error` events:
+    /// the recording stops at a block boundary, the file stays valid, the capture goes on.
+    #[napi(
+        ts_args_type = "options: RecordingOptions",
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn start_recording<'env>(
+        &self,
+        env: &'env Env,
+        options: Option<Unknown<'_>>,
+    ) -> Result<PromiseRaw<'env, ()>> {
+        let options = to_value(options).and_then(|v| RecordOptions::from_value(&v));
+        let capture = self.capture.clone();
+        env.spawn_future_with_callback(
+            async move {
+                Ok(match options {
+                    Ok(options) => capture.start_recording(options).await,
+                    Err(e) => Err(e),
+                })
+            },
+            |env, r| r.map_err(|e| to_napi_error(env, &e)),
+        )
+    }
+
+    /// Stops the recording after the block in progress; resolves once its file is final and
+    /// fsynced, with what it holds. For a recording that already ended (with
+    /// `stopCapture()`, or on its own after an error, which `error` says) it resolves with
+    /// that one. Rejects with `E_INVALID_STATE` when there is none.
+    #[napi(ts_return_type = "Promise<RecordingSummary>")]
+    pub fn stop_recording<'env>(
+        &self,
+        env: &'env Env,
+    ) -> Result<PromiseRaw<'env, RecordingSummary>> {
+        let capture = self.capture.clone();
+        env.spawn_future_with_callback(
+            async move { Ok(capture.stop_recording().await) },
+            |env, r| {
+                r.map(RecordingSummary::from)
+                    .map_err(|e| to_napi_error(env, &e))
+            },
+        )
     }
 
     /// Pauses a running capture: the device stays open, but nothing is resampled, queued or

@@ -113,6 +113,20 @@ pub struct CaptureStats {
     pub utterances: f64,
     /// With `vad`: 16 ms frames scored by the voice activity detector.
     pub vad_frames: f64,
+    /// `recording` while a recording runs; `overrun` or `failed` after one stopped on its
+    /// own (`E_RECORD_OVERRUN`, `E_RECORD_FAILED`); else `off`.
+    #[napi(ts_type = "'off' | 'recording' | 'overrun' | 'failed'")]
+    pub record_state: String,
+    /// Frames the current (or last) recording's file holds, as of its last header update
+    /// (at most 250 ms ago while it runs; exact once it ended).
+    pub record_frames: f64,
+    /// Most frames that waited for the recording's writer at once (its limit is `bufferMs`).
+    pub record_queue_high_water: f64,
+    /// `recordUtterances`: utterance files written.
+    pub record_utterances_written: f64,
+    /// `recordUtterances`: utterances not written (the writer's queue was full, or a write
+    /// failed; each is an `error` event).
+    pub record_utterances_failed: f64,
     /// True while `pause()`d.
     pub paused: bool,
     /// Time spent paused, ms.
@@ -232,6 +246,11 @@ impl From<Snapshot> for CaptureStats {
             speech_ms: n(&pipe.speech_samples) / 16.0,
             utterances: n(&pipe.utterances),
             vad_frames: n(&pipe.vad_frames),
+            record_state: pipe.record.state().as_str().to_owned(),
+            record_frames: n(&pipe.record.frames),
+            record_queue_high_water: n(&pipe.record.queue_high_water),
+            record_utterances_written: n(&pipe.record.utterances_written),
+            record_utterances_failed: n(&pipe.record.utterances_failed),
             paused,
             paused_ms: n(&pipe.paused_ms),
             frames_paused: n(&pipe.frames_paused),

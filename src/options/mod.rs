@@ -269,15 +269,23 @@ impl<'a> Reader<'a> {
                 _ => Err(Error::Internal(format!("{name} has no default"))),
             };
         };
+        // A choice that is a number (`16000`) is given as a number, the others as strings.
+        let numeric = |c: &str| c.bytes().all(|b| b.is_ascii_digit());
         let expected = format!("must be one of {}", choices.join(", "));
-        match value {
-            Value::String(s) => choices
+        let found = match value {
+            Value::String(s) => choices.iter().copied().find(|c| !numeric(c) && c == s),
+            Value::Number(n) => choices
                 .iter()
                 .copied()
-                .find(|c| c == s)
-                .ok_or_else(|| self.error(name, format!("{expected} (got {s:?})"))),
-            v => Err(self.error(name, format!("{expected} (got {})", v.describe()))),
-        }
+                .find(|c| numeric(c) && c.parse::<f64>().ok() == Some(*n)),
+            _ => None,
+        };
+        let got = match value {
+            Value::String(s) => format!("{s:?}"),
+            Value::Number(n) => n.to_string(),
+            v => v.describe().to_owned(),
+        };
+        found.ok_or_else(|| self.error(name, format!("{expected} (got {got})")))
     }
 
     /// A nested object option, `None` when absent.

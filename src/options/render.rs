@@ -58,6 +58,9 @@ fn full_doc(spec: &Spec) -> String {
         Default::Int(n) => doc.push_str(&format!(" Default `{n}`.")),
         Default::Number(n) => doc.push_str(&format!(" Default `{n}`.")),
         Default::Bool(b) => doc.push_str(&format!(" Default `{b}`.")),
+        Default::Choice(c) if c.bytes().all(|b| b.is_ascii_digit()) => {
+            doc.push_str(&format!(" Default `{c}`."))
+        }
         Default::Choice(c) => doc.push_str(&format!(" Default `'{c}'`.")),
         Default::Described(text) => doc.push_str(&format!(" Default: {text}.")),
     }

@@ -178,6 +178,23 @@ pub static CAPTURE: OptionSet = OptionSet {
              defaults of the object form.",
         ),
         spec(
+            "record",
+            Kind::Object(&RECORD),
+            D::None,
+            "Record every run to a WAV file from its first sample, as `startRecording(options)` \
+             does; `stopRecording()` or `stopCapture()` ends it. A file that cannot be created \
+             rejects `startCapture()` with `E_RECORD_FAILED`.",
+        ),
+        spec(
+            "recordUtterances",
+            PATH,
+            D::None,
+            "A folder (it must exist) where each utterance (`vad`) is also written as its own \
+             16 kHz f32 WAV, `utterance-<startMs>-<id>.wav` after the `utterance` event's \
+             fields. Files are never overwritten; a failure is an `error` event \
+             `E_RECORD_FAILED` (the folder missing at start rejects `startCapture()`).",
+        ),
+        spec(
             "daemon",
             Kind::Bool,
             D::Bool(true),
@@ -294,6 +311,57 @@ pub static VAD: OptionSet = OptionSet {
     ],
 };
 
+pub const RECORD_RATES: &[&str] = &["16000", "device"];
+pub const RECORD_FORMATS: &[&str] = &["f32", "s16"];
+
+/// `record: { ... }` and `startRecording(options)`.
+pub static RECORD: OptionSet = OptionSet {
+    interface: "RecordingOptions",
+    label: "record",
+    prefix: "record.",
+    doc: "{ path: 'session.wav', rate?: 16000 | 'device', format?: 'f32' | 's16', overwrite?: false }",
+    specs: &[
+        Spec {
+            required: true,
+            ..spec(
+                "path",
+                PATH,
+                D::None,
+                "The WAV file to write. Its folder must exist; an existing file is refused \
+                 (`E_RECORD_FAILED`) unless `overwrite`.",
+            )
+        },
+        typed(
+            "rate",
+            Kind::Choice(RECORD_RATES),
+            "16000 | 'device'",
+            D::Choice("16000"),
+            "`16000`: exactly the samples the chunks carry. `'device'`: the mono downmix at the \
+             device's rate, bit for bit what the audio callback produced (a device reopened at \
+             another rate ends it with `E_RECORD_FAILED`).",
+        ),
+        spec(
+            "format",
+            Kind::Choice(RECORD_FORMATS),
+            D::Choice("f32"),
+            "`f32`: 32-bit float, lossless. `s16`: 16-bit PCM, rounded and clamped.",
+        ),
+        spec(
+            "overwrite",
+            Kind::Bool,
+            D::Bool(false),
+            "Replace an existing file.",
+        ),
+        spec(
+            "bufferMs",
+            int(100, 600_000),
+            D::Int(10_000),
+            "Audio (ms) that may wait for the disk. A writer that falls this far behind ends the \
+             recording with `E_RECORD_OVERRUN` at a block boundary; the capture goes on.",
+        ),
+    ],
+};
+
 /// `startCapture(options)`.
 pub static START: OptionSet = OptionSet {
     interface: "StartCaptureOptions",
@@ -368,4 +436,4 @@ pub static TOKEN_REQUEST: OptionSet = OptionSet {
 };
 
 /// Every top-level option set, in the order `header.d.ts` declares them.
-pub static ALL: &[&OptionSet] = &[&CAPTURE, &START, &LIST, &TOKEN_REQUEST];
+pub static ALL: &[&OptionSet] = &[&CAPTURE, &RECORD, &START, &LIST, &TOKEN_REQUEST];

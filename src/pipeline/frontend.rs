@@ -71,57 +71,35 @@ impl Frontend {
         sinks: &mut [Box<dyn Sink>],
     ) -> Drained {
         self.clock.observe(frames_captured);
-        let timeline = self.clock.timeline();
-        let Self {
-            resampler,
-            drain_buf,
-            out,
-            samples_out,
-            clipped,
-            ..
-        } = self;
-        let mut emit = |out: &mut Vec<f32>, clipped: &mut bool| {
-            if out.is_empty() {
-                return;
-            }
-            sanitize_in_place(out);
-            let block = Block {
-                samples: out,
-                start_sample: *samples_out,
-                timeline,
-                clipped: std::mem::take(clipped),
-            };
-            for sink in sinks.iter_mut() {
-                sink.push(&block);
-            }
-            *samples_out += out.len() as u64;
-            out.clear();
+        let mut out = Emitter {
+            sinks,
+            out: &mut self.out,
+            samples_out: &mut self.samples_out,
+            clipped: &mut self.clipped,
+            timeline: self.clock.timeline(),
         };
         let mut drained = Drained {
             frames: 0,
             all_zero: true,
         };
-        let mut on_samples = |samples: &[f32], clipped: &mut bool| {
-            if out.len() + samples.len() > out.capacity() {
-                emit(out, clipped);
-            }
-            out.extend_from_slice(samples);
-        };
         loop {
-            let n = ring.pop_slice(drain_buf);
+            let n = ring.pop_slice(&mut self.drain_buf);
             if n == 0 {
                 break;
             }
-            let input = &drain_buf[..n];
+            let input = &self.drain_buf[..n];
             drained.frames += n;
             drained.all_zero &= input.iter().all(|&s| s == 0.0);
-            *clipped |= reaches_clip_level(input);
-            resampler.process(input, &mut |s| on_samples(s, clipped));
+            *out.clipped |= reaches_clip_level(input);
+            for sink in out.sinks.iter_mut() {
+                sink.push_device(input, self.rate);
+            }
+            self.resampler.process(input, &mut |s| out.samples(s));
         }
         if flush {
-            resampler.flush(&mut |s| on_samples(s, clipped));
+            self.resampler.flush(&mut |s| out.samples(s));
         }
-        emit(out, clipped);
+        out.emit();
         drained
     }
 
@@ -134,5 +112,41 @@ impl Frontend {
         }
         self.clock = CaptureClock::rebased(rate, frames_captured, self.samples_out);
         Ok(())
+    }
+}
+
+/// Gathers resampled samples into blocks for the sinks.
+struct Emitter<'a> {
+    sinks: &'a mut [Box<dyn Sink>],
+    out: &'a mut Vec<f32>,
+    samples_out: &'a mut u64,
+    clipped: &'a mut bool,
+    timeline: Timeline,
+}
+
+impl Emitter<'_> {
+    fn samples(&mut self, samples: &[f32]) {
+        if self.out.len() + samples.len() > self.out.capacity() {
+            self.emit();
+        }
+        self.out.extend_from_slice(samples);
+    }
+
+    fn emit(&mut self) {
+        if self.out.is_empty() {
+            return;
+        }
+        sanitize_in_place(self.out);
+        let block = Block {
+            samples: self.out,
+            start_sample: *self.samples_out,
+            timeline: self.timeline,
+            clipped: std::mem::take(self.clipped),
+        };
+        for sink in self.sinks.iter_mut() {
+            sink.push(&block);
+        }
+        *self.samples_out += self.out.len() as u64;
+        self.out.clear();
     }
 }

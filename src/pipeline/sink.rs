@@ -43,6 +43,10 @@ pub trait Sink: Send + 'static {
     /// New audio. Never called while paused.
     fn push(&mut self, block: &Block<'_>);
 
+    /// The device's mono frames at `rate`, exactly as the audio callback downmixed them,
+    /// before resampling (what a device-rate recording holds). Never called while paused.
+    fn push_device(&mut self, _frames: &[f32], _rate: u32) {}
+
     /// Once per pipeline tick, after that tick's audio (for work on a schedule).
     fn tick(&mut self, _now: Instant, _paused: bool) {}
 

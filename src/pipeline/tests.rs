@@ -8,6 +8,8 @@ use crate::delivery::queue::SendQueue;
 use crate::delivery::{DaemonSender, Delivery};
 use crate::events::testing::recorded;
 use crate::events::{Event, EventKind, EventSink};
+use crate::sinks::record::writer::{self, Format, WriterConfig};
+use crate::sinks::record::{Rate, RecordControl};
 use crate::sinks::{
     chunks::ChunkOptions, levels::LevelOptions, voice::VoiceOptions, SinkContext, SinkOptions,
 };
@@ -35,7 +37,7 @@ fn task_on_ring(
     daemon: Option<DaemonSender>,
     spectrum_bands: usize,
     voice: Option<VoiceOptions>,
-) -> Task {
+) -> (Task, RecordControl) {
     let options = SinkOptions {
         levels: LevelOptions {
             interval: Duration::from_secs(1) / 30,
@@ -43,21 +45,27 @@ fn task_on_ring(
         },
         chunks: ChunkOptions { chunk_ms: 100 },
         voice,
+        record: None,
+        record_utterances: None,
     };
+    let (record, inbox) = crate::sinks::record::channel();
     let context = SinkContext {
         events: events.clone(),
         counters: counters.clone(),
         daemon,
+        record: inbox,
+        utterance_files: None,
     };
     let sinks = crate::sinks::build(&options, context);
-    Task {
+    let task = Task {
         supervisor: Supervisor::on_ring(ring, capture, counters, events.clone()),
         frontend: Frontend::new(rate).unwrap(),
         sinks,
         control: Arc::new(Unpaused),
         events,
         paused: false,
-    }
+    };
+    (task, record)
 }
 
 #[tokio::test]
@@ -81,7 +89,7 @@ async fn every_frame_reaches_the_transport_at_44_1_khz() {
         delivery_counters.clone(),
         events.clone(),
     );
-    let task = task_on_ring(
+    let (task, _record) = task_on_ring(
         cons,
         rate,
         capture.clone(),
@@ -169,8 +177,15 @@ fn speech() -> Vec<f32> {
     samples
 }
 
-/// Runs 10 s of 5 ms ticks of `signal` (looped, at `rate`) after a 1 s warm-up.
-fn steady_state(rate: u32, signal: &[f32], wanted: bool, vad: bool) -> SteadyState {
+/// Runs 10 s of 5 ms ticks of `signal` (looped, at `rate`) after a 1 s warm-up, recording
+/// to a file at `record` from the start.
+fn steady_state(
+    rate: u32,
+    signal: &[f32],
+    wanted: bool,
+    vad: bool,
+    record: Option<Rate>,
+) -> SteadyState {
     use crate::test_alloc::allocations_during;
     let (mut prod, ring) = HeapRb::<f32>::new(rate as usize).split();
     let capture = Arc::new(CaptureCounters::default());
@@ -182,7 +197,7 @@ fn steady_state(rate: u32, signal: &[f32], wanted: bool, vad: bool) -> SteadySta
     let events = Events::new(sink.clone(), Arc::default());
     let queue = Arc::new(SendQueue::new(600 * 16_000, Arc::default()));
     let sender = DaemonSender::new(queue, events.clone());
-    let mut task = task_on_ring(
+    let (mut task, control) = task_on_ring(
         ring,
         rate,
         capture.clone(),
@@ -196,6 +211,38 @@ fn steady_state(rate: u32, signal: &[f32], wanted: bool, vad: bool) -> SteadySta
             VoiceOptions::parse(&reader.unwrap()).unwrap().unwrap()
         }),
     );
+    let recording = record.map(|rate_kind| {
+        let path = std::env::temp_dir().join(format!(
+            "stt-steady-{}-{rate}-{rate_kind:?}.wav",
+            std::process::id()
+        ));
+        let file = writer::create(&path, true).unwrap();
+        let sample_rate = if rate_kind == Rate::Device {
+            rate
+        } else {
+            16_000
+        };
+        let (feed, finished) = writer::start(
+            file,
+            WriterConfig {
+                path: path.clone(),
+                sample_rate,
+                format: Format::F32,
+                capacity: sample_rate as usize * 10,
+            },
+            counters.record.clone(),
+            Events::new(
+                Arc::new(Counting {
+                    wanted: false,
+                    seen: Default::default(),
+                }),
+                Arc::default(),
+            ),
+        )
+        .unwrap();
+        control.start(feed, rate_kind).unwrap();
+        (path, finished)
+    });
     task.supervisor.watch = crate::pipeline::supervisor::Watch {
         stall_timeout: Some(Duration::from_secs(2)),
         silence_warn: Some(Duration::from_secs(3)),
@@ -225,13 +272,40 @@ fn steady_state(rate: u32, signal: &[f32], wanted: bool, vad: bool) -> SteadySta
             tick(&mut task, n);
         }
     });
-    SteadyState {
+    let state = SteadyState {
         allocations: allocations as u64,
         chunks: counters.chunks_emitted.load(Relaxed) - chunks_before,
         levels: seen(EventKind::Level) - levels,
         utterances: counters.utterances.load(Relaxed) - utterances,
         voice: seen(EventKind::Voice) - voice,
+    };
+    if let Some((path, finished)) = recording {
+        task.boundary(crate::pipeline::sink::Boundary::Stop);
+        let summary = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(finished.wait())
+            .unwrap();
+        // Every frame pushed: exactly, at the device rate; at 16 kHz give or take the
+        // resampler's delay.
+        let pushed = period as u64 * 2200;
+        if summary.sample_rate == rate {
+            assert_eq!(summary.frames, pushed);
+        } else {
+            let expected = pushed * 16_000 / rate as u64;
+            assert!(
+                summary.frames.abs_diff(expected) < 200,
+                "{} frames, expected about {expected}",
+                summary.frames
+            );
+        }
+        assert_eq!(
+            hound::WavReader::open(&path).unwrap().len() as u64,
+            summary.frames
+        );
+        std::fs::remove_file(path).unwrap();
     }
+    state
 }
 
 #[test]
@@ -242,26 +316,32 @@ fn the_steady_state_loop_allocates_only_the_payloads_it_hands_on() {
         // Listeners for everything: per chunk its own buffer (it leaves for the daemon) and
         // the event's copy (allocated, then freed by this sink); per level the bands buffer
         // (allocated and freed).
-        let s = steady_state(rate, &sine(rate), true, false);
+        // A recording (16 kHz at one rate, the device rate at the others) adds nothing.
+        let record = if rate == 48_000 {
+            Rate::Target
+        } else {
+            Rate::Device
+        };
+        let s = steady_state(rate, &sine(rate), true, false, Some(record));
         assert_eq!(s.chunks, 100, "{rate} Hz: 10 s of chunks");
         assert!((295..=305).contains(&s.levels), "{rate} Hz: {s:?}");
         assert_eq!(s.allocations, 3 * s.chunks + 2 * s.levels, "{rate} Hz");
         // Nobody listens: only the chunks for the daemon.
-        let s = steady_state(rate, &sine(rate), false, false);
+        let s = steady_state(rate, &sine(rate), false, false, None);
         assert_eq!((s.chunks, s.levels), (100, 0));
         assert_eq!(s.allocations, s.chunks, "{rate} Hz, no listeners");
     }
     // With voice activity detection on speech: each utterance adds its copy for the daemon's
     // batch route (it leaves) and its copy for JS (allocated, then freed by this sink);
     // voice events allocate nothing.
-    let s = steady_state(22_050, &speech(), true, true);
+    let s = steady_state(22_050, &speech(), true, true, None);
     assert!(s.utterances >= 1 && s.voice >= 2, "{s:?}");
     assert_eq!(
         s.allocations,
         3 * s.chunks + 2 * s.levels + 3 * s.utterances,
         "{s:?}"
     );
-    let s = steady_state(22_050, &speech(), false, true);
+    let s = steady_state(22_050, &speech(), false, true, None);
     assert!(s.utterances >= 1, "{s:?}");
     assert_eq!(
         s.allocations,

@@ -18,6 +18,8 @@ use crate::events::{EventCounters, EventSink, Events};
 use crate::options::parse::{StartConfig, TokenRequestConfig};
 use crate::pipeline::supervisor::{Reopen, Watch};
 use crate::pipeline::{self, Pipeline, PipelineParts};
+use crate::sinks::record::writer::{self, Finished, Summary, WriterConfig};
+use crate::sinks::record::{self, files, RecordControl, RecordOptions};
 use crate::sinks::{self, SinkContext};
 use crate::stats::{CaptureCounters, DeliveryCounters, PipelineCounters};
 use crate::transport::any::AnyConnector;
@@ -175,12 +177,55 @@ struct Running {
     pipeline: Option<Pipeline>,
     delivery: Option<Delivery>,
     runtime: tokio::runtime::Handle,
+    recorder: Recorder,
+}
+
+/// The recordings of one run.
+struct Recorder {
+    control: RecordControl,
+    /// The recording `startRecording()` (or the `record` option) started, until collected.
+    current: Option<Finished>,
+    /// `recordUtterances`' writer thread.
+    utterance_files: Option<std::thread::JoinHandle<()>>,
+    events: Events,
+    counters: Arc<crate::stats::RecordCounters>,
+    device_rate: u32,
 }
 
 impl Running {
-    async fn stop(mut self) {
+    /// Stops everything; the summary of a recording still open (now final and fsynced).
+    async fn stop(mut self) -> Option<Summary> {
         let (pipeline, delivery) = (self.pipeline.take(), self.delivery.take());
         stop_parts(pipeline, delivery).await;
+        // The pipeline's end ended the recordings: wait until their files are final.
+        let summary = match self.recorder.current.take() {
+            Some(recording) => recording.wait().await.ok(),
+            None => None,
+        };
+        if let Some(thread) = self.recorder.utterance_files.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        summary
+    }
+}
+
+/// A file created for the `record` option, removed again if the start fails after all.
+struct NewFile {
+    path: std::path::PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl NewFile {
+    fn keep(mut self) -> std::fs::File {
+        self.file.take().expect("a new file is kept once")
+    }
+}
+
+impl Drop for NewFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -212,6 +257,8 @@ pub struct Capture<C: Connector> {
     running: tokio::sync::Mutex<Option<Running>>,
     current: Mutex<Current>,
     capturing: AtomicBool,
+    /// The summary of a recording that ended with its capture, for `stopRecording()`.
+    unclaimed: Mutex<Option<Summary>>,
 }
 
 impl Capture<AnyConnector> {
@@ -244,6 +291,7 @@ impl<C: Connector> Capture<C> {
             running: tokio::sync::Mutex::new(None),
             current: Mutex::new(Current::default()),
             capturing: AtomicBool::new(false),
+            unclaimed: Mutex::new(None),
         }
     }
 
@@ -265,6 +313,27 @@ impl<C: Connector> Capture<C> {
         }
         let counters = Counters::default();
         let events = Events::new(self.sink.clone(), counters.events.clone());
+        // Files first: a recording that cannot be created leaves nothing running.
+        let record_file = match self.config.sinks.record.clone() {
+            Some(options) => Some(
+                blocking(move || {
+                    writer::create(&options.path, options.overwrite).map(|file| NewFile {
+                        path: options.path,
+                        file: Some(file),
+                    })
+                })
+                .await?,
+            ),
+            None => None,
+        };
+        let (utterance_files, utterance_thread) = match &self.config.sinks.record_utterances {
+            Some(dir) => {
+                let (files, thread) =
+                    files::start(dir, counters.pipeline.record.clone(), events.clone())?;
+                (Some(files), Some(thread))
+            }
+            None => (None, None),
+        };
         let link = if self.config.daemon {
             let on_message = delivery::message_handler(counters.delivery.clone(), events.clone());
             let connector = (self.make_connector)(on_message);
@@ -277,10 +346,23 @@ impl<C: Connector> Capture<C> {
         };
         let opener = self.opener.clone();
         let capture_counters = counters.capture.clone();
-        let opened = tokio::task::spawn_blocking(move || opener.open(capture_counters))
-            .await
-            .unwrap_or_else(|e| Err(Error::Internal(e.to_string())));
-        let opened = match opened {
+        let opened = blocking(move || opener.open(capture_counters)).await;
+        let (record_control, record_inbox) = record::channel();
+        let opened = opened.and_then(|opened| {
+            let recording = match (&self.config.sinks.record, record_file) {
+                (Some(options), Some(file)) => Some(start_recording(
+                    file.keep(),
+                    options,
+                    opened.info.sample_rate,
+                    &record_control,
+                    counters.pipeline.record.clone(),
+                    &events,
+                )?),
+                _ => None,
+            };
+            Ok((opened, recording))
+        });
+        let (opened, recording) = match opened {
             Ok(opened) => opened,
             Err(e) => {
                 if let Some(session) = link.and_then(|l| l.session) {
@@ -302,6 +384,14 @@ impl<C: Connector> Capture<C> {
             )
         });
         let control = Arc::new(ControlState::default());
+        let recorder = Recorder {
+            control: record_control,
+            current: recording,
+            utterance_files: utterance_thread,
+            events: events.clone(),
+            counters: counters.pipeline.record.clone(),
+            device_rate: info.sample_rate,
+        };
         let parts = PipelineParts {
             input: opened,
             reopen: self.reopen(&counters.capture),
@@ -313,6 +403,8 @@ impl<C: Connector> Capture<C> {
                     events: events.clone(),
                     counters: counters.pipeline.clone(),
                     daemon: delivery.as_ref().map(Delivery::sender),
+                    record: record_inbox,
+                    utterance_files,
                 },
             ),
             control: control.clone(),
@@ -341,6 +433,7 @@ impl<C: Connector> Capture<C> {
             pipeline: Some(pipeline),
             delivery,
             runtime: tokio::runtime::Handle::current(),
+            recorder,
         });
         self.capturing.store(true, Relaxed);
         Ok(())
@@ -372,9 +465,68 @@ impl<C: Connector> Capture<C> {
         let Some(run) = running.take() else {
             return Ok(());
         };
-        run.stop().await;
+        let summary = run.stop().await;
+        if summary.is_some() {
+            *self.unclaimed.lock().unwrap_or_else(|p| p.into_inner()) = summary;
+        }
         self.capturing.store(false, Relaxed);
         Ok(())
+    }
+
+    /// `startRecording()`: records the running capture from its next block. Refused
+    /// (`E_INVALID_STATE`) when not capturing or already recording; a file that cannot be
+    /// created is `E_RECORD_FAILED`.
+    pub async fn start_recording(&self, options: RecordOptions) -> Result<()> {
+        let mut running = self.running.lock().await;
+        let Some(run) = running.as_mut() else {
+            return Err(Error::InvalidState(
+                "startRecording() needs a running capture: call startCapture() first".into(),
+            ));
+        };
+        let recorder = &mut run.recorder;
+        if let Some(current) = recorder.current.take() {
+            if !current.is_done() {
+                let path = current.path.display().to_string();
+                recorder.current = Some(current);
+                return Err(Error::InvalidState(format!(
+                    "already recording to {path}: stopRecording() first"
+                )));
+            }
+            // It ended on its own (an error it reported); a new one replaces it.
+            drop(current.wait().await);
+        }
+        let path = options.path.clone();
+        let overwrite = options.overwrite;
+        let file = blocking(move || writer::create(&path, overwrite)).await?;
+        recorder.current = Some(start_recording(
+            file,
+            &options,
+            recorder.device_rate,
+            &recorder.control,
+            recorder.counters.clone(),
+            &recorder.events,
+        )?);
+        *self.unclaimed.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        Ok(())
+    }
+
+    /// `stopRecording()`: ends the recording after the block in progress and returns once
+    /// its file is final and fsynced. After a recording that ended with its capture (or on
+    /// its own) it returns that one's summary; with none, `E_INVALID_STATE`.
+    pub async fn stop_recording(&self) -> Result<Summary> {
+        let mut running = self.running.lock().await;
+        if let Some(current) = running.as_mut().and_then(|r| {
+            r.recorder.control.stop();
+            r.recorder.current.take()
+        }) {
+            return current.wait().await;
+        }
+        drop(running);
+        self.unclaimed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .ok_or_else(|| Error::InvalidState("no recording: startRecording() first".into()))
     }
 
     /// Pauses a running capture (the device stays open). Returns once the pipeline has seen
@@ -409,6 +561,41 @@ impl<C: Connector> Capture<C> {
             capturing,
         }
     }
+}
+
+/// Starts the writer of a recording on `file` and hands it to the record sink.
+fn start_recording(
+    file: std::fs::File,
+    options: &RecordOptions,
+    device_rate: u32,
+    control: &RecordControl,
+    counters: Arc<crate::stats::RecordCounters>,
+    events: &Events,
+) -> Result<Finished> {
+    let sample_rate = options.sample_rate(device_rate);
+    let (feed, finished) = writer::start(
+        file,
+        WriterConfig {
+            path: options.path.clone(),
+            sample_rate,
+            format: options.format,
+            capacity: options.capacity(sample_rate),
+        },
+        counters,
+        events.clone(),
+    )
+    .inspect_err(|_| {
+        let _ = std::fs::remove_file(&options.path);
+    })?;
+    control.start(feed, options.rate)?;
+    Ok(finished)
+}
+
+/// Runs blocking work (opening a device, creating a file) off the runtime's workers.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(Error::Internal(e.to_string())))
 }
 
 #[cfg(test)]

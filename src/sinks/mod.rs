@@ -4,6 +4,7 @@
 
 pub mod chunks;
 pub mod levels;
+pub mod record;
 pub mod voice;
 
 use std::sync::Arc;
@@ -22,6 +23,10 @@ pub struct SinkOptions {
     pub chunks: chunks::ChunkOptions,
     /// `None`: no voice activity detection.
     pub voice: Option<voice::VoiceOptions>,
+    /// `record`: a recording from the start of every run.
+    pub record: Option<record::RecordOptions>,
+    /// `recordUtterances`: the folder for each utterance's own file.
+    pub record_utterances: Option<std::path::PathBuf>,
 }
 
 impl SinkOptions {
@@ -30,6 +35,13 @@ impl SinkOptions {
             levels: levels::LevelOptions::parse(options)?,
             chunks: chunks::ChunkOptions::parse(options)?,
             voice: voice::VoiceOptions::parse(options)?,
+            record: options
+                .object("record")?
+                .map(|r| record::RecordOptions::parse(&r))
+                .transpose()?,
+            record_utterances: options
+                .text("recordUtterances")?
+                .map(std::path::PathBuf::from),
         })
     }
 }
@@ -40,16 +52,25 @@ pub struct SinkContext {
     pub counters: Arc<PipelineCounters>,
     /// The daemon's send queue; `None` without a daemon.
     pub daemon: Option<DaemonSender>,
+    /// Where `startRecording()` reaches the record sink.
+    pub record: record::RecordInbox,
+    /// `recordUtterances`: the writer of each utterance's file.
+    pub utterance_files: Option<record::files::UtteranceFiles>,
 }
 
 /// The sinks of one capture run.
-pub fn build(options: &SinkOptions, context: SinkContext) -> Vec<Box<dyn Sink>> {
+pub fn build(options: &SinkOptions, mut context: SinkContext) -> Vec<Box<dyn Sink>> {
     let mut sinks: Vec<Box<dyn Sink>> = vec![
         Box::new(levels::LevelSink::new(&options.levels, &context)),
         Box::new(chunks::ChunkSink::new(&options.chunks, &context)),
     ];
     if let Some(voice) = &options.voice {
-        sinks.push(Box::new(voice::VoiceSink::new(voice, &context)));
+        let files = context.utterance_files.take();
+        sinks.push(Box::new(voice::VoiceSink::new(voice, &context, files)));
     }
+    sinks.push(Box::new(record::RecordSink::new(
+        context.record,
+        context.counters.record.clone(),
+    )));
     sinks
 }

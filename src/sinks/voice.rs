@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use earshot::Detector;
 
+use super::record::files::UtteranceFiles;
 use super::SinkContext;
 use crate::delivery::queue::{Kind, Outgoing, Utterance, Work};
 use crate::delivery::DaemonSender;
@@ -89,7 +90,11 @@ pub struct VoiceSink {
 }
 
 impl VoiceSink {
-    pub fn new(options: &VoiceOptions, context: &SinkContext) -> Self {
+    pub fn new(
+        options: &VoiceOptions,
+        context: &SinkContext,
+        files: Option<UtteranceFiles>,
+    ) -> Self {
         Self {
             detector: Detector::default_boxed(),
             background: Background::default(),
@@ -106,6 +111,7 @@ impl VoiceSink {
                 counters: context.counters.clone(),
                 events: context.events.clone(),
                 daemon: context.daemon.clone(),
+                files,
             },
         }
     }
@@ -207,6 +213,9 @@ fn emit_utterance(cut: Cut<'_>, timeline: Timeline, next_id: &mut u64, out: &Out
         timeline.time_of(cut.start_sample),
         timeline.time_of(end_sample),
     );
+    if let Some(files) = &out.files {
+        files.write(id, start_ms, cut.samples);
+    }
     if let Some(daemon) = out.daemon.as_ref().filter(|d| d.accepts(Kind::Utterance)) {
         let utterance = Utterance {
             id,
@@ -235,6 +244,8 @@ struct Outputs {
     counters: Arc<PipelineCounters>,
     events: Events,
     daemon: Option<DaemonSender>,
+    /// `recordUtterances`.
+    files: Option<UtteranceFiles>,
 }
 
 impl Sink for VoiceSink {

@@ -187,6 +187,7 @@ fn every_declared_option_is_read_by_its_parser() {
             "mode" => s("stream"),
             "reconnectMaxMs" => n(600_000.0),
             "vad" => b(false),
+            "record" => obj(&[("path", s("a.wav"))]),
             _ => match spec.kind {
                 // Another value than the default, within the range.
                 crate::options::Kind::Int { min, max } => match spec.default {
