@@ -163,29 +163,7 @@ export interface AudioCaptureOptions {
    * `stopRecording()` or `stopCapture()` ends it. A file that cannot be created rejects
    * `startCapture()` with `E_RECORD_FAILED`.
    */
-  record?: {
-    /**
-     * Required: The WAV file to write. Its folder must exist; an existing file is refused
-     * (`E_RECORD_FAILED`) unless `overwrite`.
-     */
-    path: string
-    /**
-     * `16000`: exactly the samples the chunks carry. `'device'`: the mono downmix at the device's
-     * rate, bit for bit what the audio callback produced (a device reopened at another rate ends
-     * it with `E_RECORD_FAILED`). Default `16000`.
-     */
-    rate?: 16000 | 'device'
-    /** `f32`: 32-bit float, lossless. `s16`: 16-bit PCM, rounded and clamped. Default `'f32'`. */
-    format?: 'f32' | 's16'
-    /** Replace an existing file. Default `false`. */
-    overwrite?: boolean
-    /**
-     * Audio (ms) that may wait for the disk. A writer that falls this far behind ends the
-     * recording with `E_RECORD_OVERRUN` at a block boundary; the capture goes on. An integer from
-     * 100 to 600000. Default `10000`.
-     */
-    bufferMs?: number
-  }
+  record?: RecordingOptions
   /**
    * A folder (it must exist) where each utterance (`vad`) is also written as its own 16 kHz f32
    * WAV, `utterance-<startMs>-<id>.wav` after the `utterance` event's fields. Files are never

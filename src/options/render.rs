@@ -28,6 +28,10 @@ fn ts_type(spec: &Spec, indent: usize) -> String {
 }
 
 fn object_type(set: &OptionSet, indent: usize) -> String {
+    // A set with an interface of its own is declared once and named.
+    if !set.interface.is_empty() {
+        return set.interface.to_owned();
+    }
     let mut out = String::from("{\n");
     for s in set.specs {
         render_field(&mut out, s, indent + 2);
@@ -123,6 +127,7 @@ pub fn typescript() -> String {
 fn markdown_rows(out: &mut String, set: &OptionSet, prefix: &str) {
     for spec in set.specs {
         let kind = match &spec.kind {
+            Kind::Object(set) if !set.interface.is_empty() => set.interface.to_owned(),
             Kind::Object(_) => "object".to_owned(),
             Kind::Toggle(_) => "boolean \\| object".to_owned(),
             _ => ts_type(spec, 0).replace('|', "\\|"),
@@ -134,6 +139,9 @@ fn markdown_rows(out: &mut String, set: &OptionSet, prefix: &str) {
             doc.replace('|', "\\|")
         ));
         if let Kind::Object(nested) | Kind::Toggle(nested) = spec.kind {
+            if !nested.interface.is_empty() {
+                continue; // its own table
+            }
             markdown_rows(out, nested, &format!("{prefix}{}.", spec.name));
         }
     }
