@@ -164,22 +164,22 @@ impl RecordSink {
             return;
         }
         let feed = &mut active.feed;
-        if sample_rate != feed.sample_rate {
-            let error = Error::RecordFailed(format!(
+        let stop = if sample_rate != feed.sample_rate {
+            Some(Error::RecordFailed(format!(
                 "the device now runs at {sample_rate} Hz and the recording at {} Hz (a WAV \
                  file has one rate)",
                 feed.sample_rate
-            ));
-            if let Some(active) = self.active.take() {
-                active.feed.fail(error);
-            }
-            return;
-        }
-        if feed.ring.vacant_len() < samples.len() {
-            let error = Error::RecordOverrun(format!(
+            )))
+        } else if feed.ring.vacant_len() < samples.len() {
+            Some(Error::RecordOverrun(format!(
                 "the writer fell {} ms behind",
                 feed.capacity as u64 * 1000 / feed.sample_rate as u64
-            ));
+            )))
+        } else {
+            None
+        };
+        if let Some(error) = stop {
+            // Whole blocks only: the file ends where the last one that fitted ended.
             if let Some(active) = self.active.take() {
                 active.feed.fail(error);
             }

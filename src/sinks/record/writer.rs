@@ -343,20 +343,25 @@ impl<S: Storage> Writer<S> {
     }
 
     fn write_pending(&mut self) -> std::result::Result<(), hound::Error> {
+        let Self {
+            wav,
+            ring,
+            scratch,
+            config,
+            ..
+        } = self;
+        let wav = wav.as_mut().expect("the writer is open until it finalises");
         loop {
-            let n = self.ring.pop_slice(&mut self.scratch);
+            let n = ring.pop_slice(scratch);
             if n == 0 {
                 return Ok(());
             }
-            let format = self.config.format;
-            let samples = std::mem::take(&mut self.scratch);
-            let wav = self.wav();
-            let written = samples[..n].iter().try_for_each(|&s| match format {
-                Format::F32 => wav.write_sample(s),
-                Format::S16 => wav.write_sample(to_s16(s)),
-            });
-            self.scratch = samples;
-            written?;
+            for &s in &scratch[..n] {
+                match config.format {
+                    Format::F32 => wav.write_sample(s)?,
+                    Format::S16 => wav.write_sample(to_s16(s))?,
+                }
+            }
         }
     }
 
