@@ -689,6 +689,12 @@ export interface CaptureStats {
   pausedMs: number
   /** Device frames discarded while paused (included in `framesCaptured`). */
   framesPaused: number
+  /**
+   * How far the device's clock runs from the system's, in ppm (positive: fast), as the
+   * capture clock estimates it; 0 in a stream's first two seconds. Timestamps follow the
+   * device either way: this shows a drifting device.
+   */
+  deviceClockPpm: number
   /** `off`, `running`, `stalled` (no audio for `stallTimeoutMs`), `lost` or `ended` (a file). */
   deviceState: 'off' | 'running' | 'stalled' | 'lost' | 'reopening' | 'ended'
   /** Times the device stalled. */

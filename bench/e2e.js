@@ -65,9 +65,10 @@ async function main() {
   const report = () => {
     const sorted = window.sort((a, b) => a - b)
     all.push(...sorted)
-    const rss = process.memoryUsage().rss / 2 ** 20
+    const mem = process.memoryUsage()
+    const mib = (v) => (v / 2 ** 20).toFixed(1)
     console.log(
-      `minute ${++minute}: RSS ${rss.toFixed(1)} MiB, delivery p50 ${quantile(sorted, 0.5).toFixed(2)} ms p99 ${quantile(sorted, 0.99).toFixed(2)} ms (${sorted.length} chunks)`,
+      `minute ${++minute}: RSS ${mib(mem.rss)} MiB (JS heap ${mib(mem.heapUsed)}/${mib(mem.heapTotal)}, external ${mib(mem.external)}), delivery p50 ${quantile(sorted, 0.5).toFixed(2)} ms p99 ${quantile(sorted, 0.99).toFixed(2)} ms (${sorted.length} chunks)`,
     )
     window = []
   }

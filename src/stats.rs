@@ -215,6 +215,8 @@ pub struct PipelineCounters {
     pub paused_ms: AtomicU64,
     /// Device frames discarded while paused.
     pub frames_paused: AtomicU64,
+    /// The device's estimated rate error in ppm, as `f64` bits (0 until estimated).
+    device_clock_ppm: AtomicU64,
     /// Published by the supervisor, which keeps its own copy: never read back to decide.
     device_state: AtomicU8,
     /// Times the device stopped delivering callbacks for `stallTimeoutMs`.
@@ -234,6 +236,14 @@ pub struct PipelineCounters {
 }
 
 impl PipelineCounters {
+    pub fn set_device_clock_ppm(&self, ppm: f64) {
+        self.device_clock_ppm.store(ppm.to_bits(), Relaxed);
+    }
+
+    pub fn device_clock_ppm(&self) -> f64 {
+        f64::from_bits(self.device_clock_ppm.load(Relaxed))
+    }
+
     pub fn set_device_state(&self, state: DeviceState) {
         self.device_state.store(state as u8, Relaxed);
     }

@@ -50,16 +50,36 @@ pcm.twochannels {
  * `signal`: see `harness/signals.js` (noise is deterministic, so every chunk is unique).
  * With `hold: true` nothing is written until `release()`. `rate` and `channels` (default
  * 48000 and 2) must match what the capture asks the device for (`sampleRate`, `channels`).
- * Returns { framesWritten(), release(), stop(): Promise<{ framesWritten }> }.
+ * `ppm`: the feeder's clock runs this far fast (positive) or slow against the wall clock, as a
+ * real device's does.
+ * Returns { framesWritten(), writtenAt(period), restarts(), release(), stop(): Promise<{ framesWritten }> }.
  */
-function startFeeder(fifo, signal, { hold = false, rate = RATE, channels = CHANNELS } = {}) {
+/**
+ * Date.now() − the monotonic clock (process.hrtime), to well under 0.1 ms: read at the edge of
+ * a Date.now() millisecond, the tightest of a few tries.
+ */
+function wallMinusMonotonicMs() {
+  let best = -Infinity
+  for (let i = 0; i < 5; i++) {
+    const t = Date.now()
+    let now
+    while ((now = Date.now()) === t);
+    best = Math.max(best, now - Number(process.hrtime.bigint()) / 1e6)
+  }
+  return best
+}
+
+function startFeeder(fifo, signal, { hold = false, rate = RATE, channels = CHANNELS, ppm = 0 } = {}) {
   // 5 ms periods at any rate, as ALSA's file plugin uses.
   const periodFrames = Math.round(rate / 200)
-  // [stop, periods written, released]
-  const control = new Int32Array(new SharedArrayBuffer(12))
+  // [stop, periods written, released, schedule restarts]
+  const control = new Int32Array(new SharedArrayBuffer(16))
   if (!hold) control[2] = 1
+  // Wall-clock ms of each period's write, the last 2^17 periods (11 minutes at 5 ms).
+  const writtenAt = new Float64Array(new SharedArrayBuffer(8 << 17))
+  const wallMinusMonotonic = wallMinusMonotonicMs()
   const worker = new Worker(path.join(__dirname, 'feeder-worker.js'), {
-    workerData: { fifo, signal, rate, channels, periodFrames, control },
+    workerData: { fifo, signal, rate, channels, periodFrames, control, writtenAt, ppm },
   })
   let result = null
   const done = new Promise((resolve, reject) => {
@@ -68,8 +88,19 @@ function startFeeder(fifo, signal, { hold = false, rate = RATE, channels = CHANN
     worker.on('exit', () => resolve(result))
   })
   return {
+    periodFrames,
     /** Frames written so far. */
     framesWritten: () => Atomics.load(control, 1) * periodFrames,
+    /**
+     * Wall-clock ms (as `Date.now()`) at which period `n` (frames n × periodFrames on) was due:
+     * when this device captured it (a late write is late delivery, as a real device's).
+     */
+    writtenAt(n) {
+      if (n >= Atomics.load(control, 1) || n < Atomics.load(control, 1) - writtenAt.length) return undefined
+      return writtenAt[n % writtenAt.length] + wallMinusMonotonic
+    },
+    /** Times the schedule started again because no reader took what it owed. */
+    restarts: () => Atomics.load(control, 3),
     release() {
       Atomics.store(control, 2, 1)
       Atomics.notify(control, 2)

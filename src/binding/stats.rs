@@ -133,6 +133,10 @@ pub struct CaptureStats {
     pub paused_ms: f64,
     /// Device frames discarded while paused (included in `framesCaptured`).
     pub frames_paused: f64,
+    /// How far the device's clock runs from the system's, in ppm (positive: fast), as the
+    /// capture clock estimates it; 0 in a stream's first two seconds. Timestamps follow the
+    /// device either way: this shows a drifting device.
+    pub device_clock_ppm: f64,
     /// `off`, `running`, `stalled` (no audio for `stallTimeoutMs`), `lost` or `ended` (a file).
     #[napi(ts_type = "'off' | 'running' | 'stalled' | 'lost' | 'reopening' | 'ended'")]
     pub device_state: String,
@@ -254,6 +258,7 @@ impl From<Snapshot> for CaptureStats {
             paused,
             paused_ms: n(&pipe.paused_ms),
             frames_paused: n(&pipe.frames_paused),
+            device_clock_ppm: pipe.device_clock_ppm(),
             device_state: pipe.device_state().as_str().to_owned(),
             device_stalls: n(&pipe.device_stalls),
             device_reopens: n(&pipe.device_reopens),

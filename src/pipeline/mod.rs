@@ -112,7 +112,7 @@ impl Task {
         self.supervisor.stop_input().await;
         if !self.supervisor.has_ended() {
             if self.paused {
-                self.supervisor.discard_paused(Instant::now());
+                self.discard_paused(Instant::now());
             }
             self.drain(true);
             self.boundary(Boundary::Stop);
@@ -130,11 +130,13 @@ impl Task {
         }
         self.paused = paused;
         if paused {
-            self.supervisor.discard_paused(now);
+            self.discard_paused(now);
         } else {
             let drained = self.drain(false);
             self.supervisor.drained(drained, now);
         }
+        self.supervisor
+            .report_device_clock(self.frontend.device_clock_ppm());
         self.supervisor.report_input_errors();
         if self.supervisor.input_just_ended() {
             // Frames pushed before the end was flagged may have arrived after this drain.
@@ -152,9 +154,21 @@ impl Task {
     }
 
     fn drain(&mut self, flush: bool) -> frontend::Drained {
-        let frames = self.supervisor.frames_captured();
+        let device = self.supervisor.device_count();
+        let now = Instant::now();
         let ring = self.supervisor.ring();
-        self.frontend.drain(ring, frames, flush, &mut self.sinks)
+        self.frontend
+            .drain(ring, device, now, flush, &mut self.sinks)
+    }
+
+    /// The device runs on while paused: its clock is still observed, and the frames thrown
+    /// away leave a gap between the 16 kHz samples before and after the pause.
+    fn discard_paused(&mut self, now: Instant) {
+        let device = self.supervisor.device_count();
+        // Read after the count: the count's frames were all captured by then.
+        self.frontend.observe(device.captured, Instant::now());
+        let discarded = self.supervisor.discard_paused(now);
+        self.frontend.skip(discarded);
     }
 
     fn boundary(&mut self, boundary: Boundary) {
@@ -169,8 +183,8 @@ impl Task {
     fn swap(&mut self, opened: OpenStream, now: Instant) {
         let rate = opened.info.sample_rate;
         self.drain(rate != self.frontend.rate());
-        let frames = self.supervisor.frames_captured();
-        if let Err(e) = self.frontend.retarget(rate, frames) {
+        let device = self.supervisor.device_count();
+        if let Err(e) = self.frontend.retarget(rate, device) {
             self.events.error(e);
             return;
         }

@@ -9,7 +9,7 @@ use ringbuf::traits::{Consumer, Observer};
 use ringbuf::HeapCons;
 use tokio::task::JoinHandle;
 
-use super::frontend::Drained;
+use super::frontend::{DeviceCount, Drained};
 use crate::capture::{InputHandle, InputStatus, OpenStream};
 use crate::error::{Error, Result};
 use crate::events::{DeviceEvent, Event, Events, Warning, WarningEvent};
@@ -136,6 +136,17 @@ impl Supervisor {
         self.capture_counters.frames_captured.load(Relaxed)
     }
 
+    pub fn device_count(&self) -> DeviceCount {
+        DeviceCount {
+            captured: self.frames_captured(),
+            dropped: self.capture_counters.frames_dropped.load(Relaxed),
+        }
+    }
+
+    pub fn report_device_clock(&self, ppm: Option<f64>) {
+        self.counters.set_device_clock_ppm(ppm.unwrap_or(0.0));
+    }
+
     /// The input ended on its own and its end was handled.
     pub fn has_ended(&self) -> bool {
         self.ended
@@ -155,8 +166,8 @@ impl Supervisor {
     }
 
     /// While paused the stream keeps running: its frames are taken from the ring and counted,
-    /// not resampled, chunked or sent.
-    pub fn discard_paused(&mut self, now: Instant) {
+    /// not resampled, chunked or sent. Returns the frames discarded.
+    pub fn discard_paused(&mut self, now: Instant) -> u64 {
         let n = self.ring.clear();
         self.counters.frames_paused.fetch_add(n as u64, Relaxed);
         if let Some(last) = self.observed.last_paused_tick {
@@ -166,6 +177,7 @@ impl Supervisor {
         self.observed.last_paused_tick = Some(now);
         // Silence while paused is not the device's fault.
         self.observed.zeros_since = None;
+        n as u64
     }
 
     /// After a drain of the ring.

@@ -228,7 +228,9 @@ fn steady_state(
                 path: path.clone(),
                 sample_rate,
                 format: Format::F32,
-                capacity: sample_rate as usize * 10,
+                // Room for all 11 s pushed: the loop runs far faster than real time, and
+                // the writer thread's pace must not decide what is recorded.
+                capacity: sample_rate as usize * 12,
             },
             counters.record.clone(),
             Events::new(

@@ -28,8 +28,12 @@ use crate::transport::legacy::LegacyConnector;
 use crate::transport::v1::{V1Config, V1Connector};
 use crate::transport::{Connector, MessageHandler, ModeChoice, Route, Session};
 
-/// How often the pipeline wakes.
-const TICK: Duration = Duration::from_millis(5);
+/// How often the pipeline wakes. Not a divisor of the usual 5 and 10 ms device periods: the
+/// timer fires on a 1 ms grid, and a tick locked in phase with the callbacks would see every
+/// period equally late, which the capture clock cannot tell from the device's own timing.
+/// Off the period, each second's ticks land at every 1 ms phase of it, and the earliest of
+/// them is less than 1 ms after a callback.
+const TICK: Duration = Duration::from_micros(5200);
 
 /// Opens the input. Blocking: called off the runtime.
 pub trait Opener: Send + Sync + 'static {
