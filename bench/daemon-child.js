@@ -1,13 +1,16 @@
 'use strict'
-// A reference daemon in its own process, reporting when each audio chunk arrived (wall-clock
-// ms, sub-ms resolution) over IPC once a second. argv: socket path, protocol (legacy or v1;
-// v1 accepts the token `bench`).
+// A reference daemon in its own process, reporting when each audio chunk arrived (system
+// clock ms, sub-ms resolution) over IPC once a second. argv: socket path, protocol (legacy or
+// v1; v1 accepts the token `bench`).
 const { startLegacyDaemon } = require('../daemon/legacy-daemon.js')
 const { startV1Daemon } = require('../daemon/v1-daemon.js')
+const { wallClock } = require('../__test__/harness/wall-clock.js')
 
 const [socketPath, protocol = 'legacy'] = process.argv.slice(2)
 let pending = []
-const arrived = (clientId, chunk) => pending.push([clientId, chunk, performance.timeOrigin + performance.now()])
+// The system clock, as the addon's capturedAtMs (performance.timeOrigin drifts from it).
+const now = wallClock()
+const arrived = (clientId, chunk) => pending.push([clientId, chunk, now()])
 // v1 frames carry no client id or number: count them per session (the bench opens one).
 const frames = new Map()
 const started =

@@ -5,6 +5,7 @@
 //   npm run bench                 60 s, then a summary
 //   npm run bench -- --seconds N
 //   npm run bench -- --soak 3600  a line per minute (RSS, delivery latency), then a summary
+//   node --expose-gc bench/e2e.js --soak 3600  the same, each minute's memory after a full GC
 //   npm run bench -- --protocol v1  the same over the v1 WebSocket (default: legacy)
 // Delivery latency: from a chunk's last captured sample (the capture's clock, as in
 // `capturedAtMs`) to the daemon's receipt of it (the daemon's clock; same machine).
@@ -41,16 +42,20 @@ async function main() {
 
   const where = protocol === 'v1' ? { protocol, httpSocketPath: socketPath, token: 'bench' } : { protocol, socketPath }
   const capture = new AudioCapture({ ...where, clientId: 'bench' })
-  // Chunk seq → wall-clock ms of its last sample.
-  const capturedEnd = new Map()
-  if (!process.env.BENCH_NO_LISTENER) capture.on('chunk', (c) => capturedEnd.set(c.seq, c.capturedAtMs + (c.samples.length / 16000) * 1000))
+  // Chunk seq → wall-clock ms of its last sample, in a fixed ring: a Map entry per chunk
+  // lives until the daemon's once-a-second report, long enough to be promoted to V8's old
+  // space, which is collected seldom and grew the heap (and RSS) by megabytes an hour.
+  const RING = 1 << 12
+  const capturedEnd = new Float64Array(RING).fill(NaN)
+  if (!process.env.BENCH_NO_LISTENER) capture.on('chunk', (c) => (capturedEnd[c.seq % RING] = c.capturedAtMs + (c.samples.length / 16000) * 1000))
   let window = []
   const all = []
   daemon.on('message', (batch) => {
     for (const [clientId, chunk, receivedAt] of batch) {
-      const end = capturedEnd.get(chunk - 1)
-      if (clientId !== 'bench' || end === undefined) continue
-      capturedEnd.delete(chunk - 1)
+      if (clientId !== 'bench') continue
+      const end = capturedEnd[(chunk - 1) % RING]
+      if (Number.isNaN(end)) continue
+      capturedEnd[(chunk - 1) % RING] = NaN
       window.push(receivedAt - end)
     }
   })
@@ -65,6 +70,9 @@ async function main() {
   const report = () => {
     const sorted = window.sort((a, b) => a - b)
     all.push(...sorted)
+    // Under `node --expose-gc`: the heap as it is after a full collection, so what the
+    // process holds shows apart from garbage V8 has not collected yet.
+    global.gc?.()
     const mem = process.memoryUsage()
     const mib = (v) => (v / 2 ** 20).toFixed(1)
     console.log(

@@ -10,6 +10,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
 const { Worker } = require('node:worker_threads')
+const { wallMinusMonotonicMs } = require('./wall-clock.js')
 
 const RATE = 48000
 const CHANNELS = 2
@@ -54,21 +55,6 @@ pcm.twochannels {
  * real device's does.
  * Returns { framesWritten(), writtenAt(period), restarts(), release(), stop(): Promise<{ framesWritten }> }.
  */
-/**
- * Date.now() − the monotonic clock (process.hrtime), to well under 0.1 ms: read at the edge of
- * a Date.now() millisecond, the tightest of a few tries.
- */
-function wallMinusMonotonicMs() {
-  let best = -Infinity
-  for (let i = 0; i < 5; i++) {
-    const t = Date.now()
-    let now
-    while ((now = Date.now()) === t);
-    best = Math.max(best, now - Number(process.hrtime.bigint()) / 1e6)
-  }
-  return best
-}
-
 function startFeeder(fifo, signal, { hold = false, rate = RATE, channels = CHANNELS, ppm = 0 } = {}) {
   // 5 ms periods at any rate, as ALSA's file plugin uses.
   const periodFrames = Math.round(rate / 200)
