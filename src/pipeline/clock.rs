@@ -31,6 +31,14 @@ struct Point {
     y: f64,
 }
 
+impl Point {
+    /// The intercept of the line of `slope` through this point: of two points, the one with
+    /// the smaller is the earlier along that slope.
+    fn intercept_at(self, slope: f64) -> f64 {
+        self.y - slope * self.x
+    }
+}
+
 /// `y = intercept + slope · x`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Line {
@@ -45,7 +53,7 @@ impl Line {
 
     /// The same slope, moved down (never up) to pass no later than `p`.
     fn lowered_to(self, p: Point) -> Self {
-        let intercept = self.intercept.min(p.y - self.slope * p.x);
+        let intercept = self.intercept.min(p.intercept_at(self.slope));
         Self { intercept, ..self }
     }
 }
@@ -136,7 +144,7 @@ impl CaptureClock {
         let slope = self.slope();
         match &mut self.bucket {
             Some(b) if t - b.start_ms < BUCKET_MS => {
-                if p.y - b.earliest.y < slope * (p.x - b.earliest.x) {
+                if p.intercept_at(slope) < b.earliest.intercept_at(slope) {
                     b.earliest = p;
                 }
             }
@@ -169,7 +177,7 @@ impl CaptureClock {
         if p.y - line.at(p.x) > JUMP_MS {
             self.len = 0;
             self.line = Some(Line {
-                intercept: p.y - line.slope * p.x,
+                intercept: p.intercept_at(line.slope),
                 slope: line.slope,
             });
         }
@@ -232,7 +240,7 @@ fn fit_under(points: &[Point], slope: f64) -> Option<Line> {
     let earliest = |ps: &[Point], slope: f64| {
         ps.iter()
             .copied()
-            .min_by(|a, b| (a.y - slope * a.x).total_cmp(&(b.y - slope * b.x)))
+            .min_by(|a, b| a.intercept_at(slope).total_cmp(&b.intercept_at(slope)))
             .expect("a third holds a point")
     };
     // Twice: which points are earliest depends on the slope.
@@ -246,7 +254,7 @@ fn fit_under(points: &[Point], slope: f64) -> Option<Line> {
     }
     let b = earliest(last, slope);
     Some(Line {
-        intercept: b.y - slope * b.x,
+        intercept: b.intercept_at(slope),
         slope,
     })
 }
