@@ -235,6 +235,12 @@ export interface StartCaptureOptions {
    * `maxBufferMs`) and the link reconnects until the daemon answers. Default `false`.
    */
   waitForDaemon?: boolean
+  /**
+   * `true`: start as `pause()` leaves it: the device and the daemon link are open, so `resume()`
+   * takes effect at the next 5 ms tick, but not one sample is sent before it (push-to-talk).
+   * Default `false`.
+   */
+  paused?: boolean
 }
 
 /** Options of `listInputDevices(options)`. */
@@ -497,8 +503,9 @@ export declare class AudioCapture {
    * once audio flows. Rejects with `E_DAEMON_UNREACHABLE`, `E_DAEMON_ERROR`,
    * `E_DAEMON_TIMEOUT`, `E_NO_DEVICE`, `E_UNSUPPORTED_CONFIG`, `E_DEVICE` or
    * `E_INVALID_OPTION`, leaving nothing running. With `waitForDaemon: true` an absent
-   * daemon is not an error: audio is queued and the link keeps reconnecting. Harmless when
-   * already capturing.
+   * daemon is not an error: audio is queued and the link keeps reconnecting. With
+   * `paused: true` it starts as `pause()` leaves it (push-to-talk: `resume()` to talk).
+   * Harmless when already capturing.
    */
   startCapture(options?: StartCaptureOptions): Promise<void>
   /**

@@ -49,6 +49,24 @@ test('the packed package installs into a new project, builds from source, and it
   const installed = path.join(project, 'node_modules')
   assert.equal(fs.existsSync(path.join(installed, '@napi-rs', 'cli')), false, 'the build tool is not a runtime dependency')
   assert.ok(fs.existsSync(path.join(installed, 'stt-capture', 'stt-capture.linux-x64-gnu.node')))
+  // The entry points as an app's code imports them (ESM and CommonJS). React is an optional
+  // peer: not installed with the package, and stt-capture/react says what it needs.
+  assert.equal(fs.existsSync(path.join(installed, 'react')), false, 'react is not installed for users who do not use the hook')
+  const entry = await run(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `import { AudioCapture } from 'stt-capture'
+       import { createRequire } from 'node:module'
+       const require = createRequire(import.meta.url)
+       console.log(typeof AudioCapture, typeof require('stt-capture').listInputDevices)
+       try { await import('stt-capture/react') } catch (e) { console.log(e.code, e.message) }`,
+    ],
+    { cwd: project },
+  )
+  assert.equal(entry.stderr, '')
+  assert.equal(entry.stdout, 'function function\nE_NO_REACT stt-capture/react needs React 18 or later: npm install react\n')
 
   // Headless, as a new user's first command: no microphone (ALSA's default is a missing card),
   // no daemon (the demo starts the reference one).

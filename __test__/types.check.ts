@@ -111,3 +111,23 @@ async function use(): Promise<void> {
   capture.on('daemon', (d) => void (d.state === 'gone'))
 }
 void use
+
+// `stt-capture/react`: the hook's options are the capture's plus its own, its result typed.
+import { useCapture, type UseCapture, type UseCaptureOptions } from '../react.js'
+
+function Component(): string {
+  const hookOptions: UseCaptureOptions = { vad: true, frameMs: 50, statsMs: 0, autoStart: true, startOptions: { paused: true } }
+  const c: UseCapture = useCapture(hookOptions)
+  const state: 'idle' | 'starting' | 'running' | 'paused' | 'stopping' = c.state
+  const db: number | undefined = c.level?.rmsDbfs
+  const texts: string[] = c.transcripts.map((t) => t.text)
+  const code: string | undefined = c.error?.code
+  const started: Promise<void> = c.start({ waitForDaemon: true })
+  void [state, db, texts, code, started, c.speaking, c.partial, c.daemon?.state, c.device?.name, c.stats?.chunksSent, c.stop, c.pause, c.resume]
+  // @ts-expect-error: the capture's options are checked through the hook's
+  useCapture({ chunkMs: '100' })
+  // @ts-expect-error: transcripts are read-only
+  c.transcripts.push(c.transcripts[0])
+  return c.partial
+}
+void Component

@@ -235,6 +235,12 @@ export interface StartCaptureOptions {
    * `maxBufferMs`) and the link reconnects until the daemon answers. Default `false`.
    */
   waitForDaemon?: boolean
+  /**
+   * `true`: start as `pause()` leaves it: the device and the daemon link are open, so `resume()`
+   * takes effect at the next 5 ms tick, but not one sample is sent before it (push-to-talk).
+   * Default `false`.
+   */
+  paused?: boolean
 }
 
 /** Options of `listInputDevices(options)`. */

@@ -199,8 +199,9 @@ impl AudioCapture {
     /// once audio flows. Rejects with `E_DAEMON_UNREACHABLE`, `E_DAEMON_ERROR`,
     /// `E_DAEMON_TIMEOUT`, `E_NO_DEVICE`, `E_UNSUPPORTED_CONFIG`, `E_DEVICE` or
     /// `E_INVALID_OPTION`, leaving nothing running. With `waitForDaemon: true` an absent
-    /// daemon is not an error: audio is queued and the link keeps reconnecting. Harmless when
-    /// already capturing.
+    /// daemon is not an error: audio is queued and the link keeps reconnecting. With
+    /// `paused: true` it starts as `pause()` leaves it (push-to-talk: `resume()` to talk).
+    /// Harmless when already capturing.
     #[napi(
         ts_args_type = "options?: StartCaptureOptions",
         ts_return_type = "Promise<void>"

@@ -19,6 +19,7 @@ pub const TOKEN_ENV: &str = "SUPER_STT_TOKEN";
 #[derive(Debug, Clone, Default)]
 pub struct StartConfig {
     pub wait_for_daemon: bool,
+    pub paused: bool,
 }
 
 /// Options of `requestToken()`.
@@ -49,6 +50,7 @@ impl StartConfig {
         let o = Reader::new(&START, value)?;
         Ok(Self {
             wait_for_daemon: flag(&o, "waitForDaemon")?,
+            paused: flag(&o, "paused")?,
         })
     }
 }

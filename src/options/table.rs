@@ -368,13 +368,23 @@ pub static START: OptionSet = OptionSet {
     label: "startCapture options",
     prefix: "",
     doc: "Options of `startCapture(options)`.",
-    specs: &[spec(
-        "waitForDaemon",
-        Kind::Bool,
-        D::Bool(false),
-        "`true`: a daemon that is not reachable yet is not an error; audio is queued (up to \
-         `maxBufferMs`) and the link reconnects until the daemon answers.",
-    )],
+    specs: &[
+        spec(
+            "waitForDaemon",
+            Kind::Bool,
+            D::Bool(false),
+            "`true`: a daemon that is not reachable yet is not an error; audio is queued (up to \
+             `maxBufferMs`) and the link reconnects until the daemon answers.",
+        ),
+        spec(
+            "paused",
+            Kind::Bool,
+            D::Bool(false),
+            "`true`: start as `pause()` leaves it: the device and the daemon link are open, so \
+             `resume()` takes effect at the next 5 ms tick, but not one sample is sent before it \
+             (push-to-talk).",
+        ),
+    ],
 };
 
 /// `listInputDevices(options)`.

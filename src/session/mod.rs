@@ -388,6 +388,8 @@ impl<C: Connector> Capture<C> {
             )
         });
         let control = Arc::new(ControlState::default());
+        // Before the pipeline's first tick, so its first drain already discards.
+        control.paused.store(start.paused, Relaxed);
         let recorder = Recorder {
             control: record_control,
             current: recording,

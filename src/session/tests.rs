@@ -320,7 +320,10 @@ async fn a_refused_daemon_opens_no_device_and_a_failed_device_ends_the_daemon_se
         let (capture, recorder, _) = capture_with(file_config(&path, true, &[]), opener.clone());
         recorder.state(|s| s.refuse = Some(Error::Unauthorized("expired".into())));
         let e = capture
-            .start(StartConfig { wait_for_daemon })
+            .start(StartConfig {
+                wait_for_daemon,
+                ..Default::default()
+            })
             .await
             .unwrap_err();
         assert_eq!(e.code(), "E_UNAUTHORIZED");
@@ -346,6 +349,7 @@ async fn a_refused_daemon_opens_no_device_and_a_failed_device_ends_the_daemon_se
     capture
         .start(StartConfig {
             wait_for_daemon: true,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -434,6 +438,39 @@ async fn start_and_stop_are_idempotent_pause_holds_the_audio_and_a_restart_is_fr
     // Three daemon sessions, each ended: the pause ended the first (its result would be lost
     // to a realtime daemon's idle timeout), the resume opened the second, the restart a third.
     assert_eq!(recorder.state(|s| (s.connects, s.ended)), (3, 3));
+    let _ = std::fs::remove_file(path);
+}
+
+#[tokio::test]
+async fn a_capture_started_paused_sends_nothing_until_resumed() {
+    let path = tone_file("started-paused.wav", 16_000 * 20, 16_000);
+    let (capture, recorder, _) = file_capture(file_config(&path, true, &[]));
+    capture
+        .start(StartConfig {
+            paused: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(capture.is_paused() && capture.snapshot().paused);
+    let counters = capture.snapshot().counters;
+    until("paused frames", || {
+        counters.pipeline.frames_paused.load(Relaxed) >= 8000
+    })
+    .await;
+    assert_eq!(counters.pipeline.chunks_emitted.load(Relaxed), 0);
+    assert!(
+        recorder.samples().is_empty(),
+        "not one sample before resume()"
+    );
+    capture.resume();
+    until("chunks", || {
+        counters.pipeline.chunks_emitted.load(Relaxed) >= 2
+    })
+    .await;
+    capture.stop().await.unwrap();
+    let emitted = counters.pipeline.samples_emitted.load(Relaxed);
+    assert_eq!(recorder.samples().len() as u64, emitted);
     let _ = std::fs::remove_file(path);
 }
 
