@@ -62,7 +62,7 @@ after(async () => {
 })
 
 /** Starts the example in a new 100×30 tmux session; files in `dir` say how it ended. */
-function startApp(name, args = []) {
+function startApp(name, args = [], envOverride = {}) {
   const dir = fs.mkdtempSync(path.join(mic.dir, `${name}-`))
   const script = path.join(dir, 'run.sh')
   fs.writeFileSync(
@@ -78,7 +78,7 @@ function startApp(name, args = []) {
       'exec sleep 600',
     ].join('\n'),
   )
-  const env = { ALSA_CONFIG_PATH: process.env.ALSA_CONFIG_PATH, SUPER_STT_HTTP_SOCKET: socket, SUPER_STT_TOKEN: token }
+  const env = { ALSA_CONFIG_PATH: process.env.ALSA_CONFIG_PATH, SUPER_STT_HTTP_SOCKET: socket, SUPER_STT_TOKEN: token, ...envOverride }
   const envArgs = Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`])
   tmux('new-session', '-d', '-s', name, '-x', '100', '-y', '30', '-c', dir, ...envArgs, `sh ${script}`)
   const file = (f) => {
@@ -94,6 +94,7 @@ function startApp(name, args = []) {
     raw: (hex) => tmux('send-keys', '-t', name, '-H', ...hex),
     cursorVisible: () => tmux('display-message', '-p', '-t', name, '#{cursor_flag}').trim() === '1',
     file,
+    dir,
   }
 }
 
@@ -189,4 +190,28 @@ test('ink example with the kitty keyboard protocol: space is held to talk, relea
   })
   assertOnlyFrame(screen)
   await quit(app)
+})
+
+test('ink example with no microphone and no daemon: it replays the bundled speech to a reference daemon of its own', async () => {
+  const dir = fs.mkdtempSync(path.join(mic.dir, 'none-'))
+  // A default ALSA device that does not exist, and no daemon at the v1 socket.
+  const conf = path.join(dir, 'no-mic.conf')
+  fs.writeFileSync(conf, 'pcm.!default { type hw card 99 device 0 }\n')
+  const alsaConf = ['/usr/share/alsa/alsa.conf', '/etc/alsa/alsa.conf'].find((p) => fs.existsSync(p))
+  const app = startApp('none', [], { ALSA_CONFIG_PATH: `${alsaConf}:${conf}`, SUPER_STT_HTTP_SOCKET: path.join(dir, 'absent.sock'), SUPER_STT_TOKEN: '' })
+  let screen = await until('the app on the bundled speech and its own daemon', () => {
+    const s = app.screen()
+    return /Ink push-to-talk · bundled speech/.test(s) && /daemon {2}connected · v1 · utterances · reference daemon \(batch model/.test(s) && /○ muted/.test(s) && s
+  })
+  assert.match(screen, /device {2}running · .*speech\.wav/)
+  assert.doesNotMatch(screen, /error/, 'the failed microphone is not left on screen')
+  app.keys('Space')
+  screen = await until('a transcript of the bundled speech', () => {
+    const s = app.screen()
+    return transcriptCount(s) >= 1 && s
+  }, 30_000)
+  assertOnlyFrame(screen)
+  await quit(app)
+  // Its daemon was closed on the way out: no socket, no temporary folder left.
+  assert.deepEqual(fs.readdirSync(require('node:os').tmpdir()).filter((f) => f.startsWith('stt-ink-') && fs.existsSync(path.join(require('node:os').tmpdir(), f, 'daemon-http.sock'))), [])
 })
