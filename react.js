@@ -94,7 +94,7 @@ class CaptureController {
       }
       this.capture = capture
       this.listen(capture)
-      this.update({ state: 'starting', error: null, speaking: false, partial: '', level: null })
+      this.update({ state: 'starting', error: null, speaking: false, partial: '', level: null, daemon: null, device: null })
       try {
         await capture.startCapture(startOptions ?? this.hook.startOptions)
       } catch (e) {
