@@ -173,8 +173,16 @@ test('only exact zeros for silenceWarnMs: one W_ALL_ZERO_INPUT warning, not an e
   await sleep(1200)
   await quiet.stopCapture()
   assert.deepEqual(q.warnings, [])
+  // 0 turns the warning off: zeros for longer than the default 3000 ms raise nothing.
+  await feed({ type: 'silence' })
   const off = new AudioCapture({ daemon: false, silenceWarnMs: 0 })
-  assert.ok(off)
+  const o = record(off)
+  await off.startCapture()
+  await sleep(3500)
+  const offStats = off.stats()
+  await off.stopCapture()
+  assert.ok(offStats.framesCaptured >= 3 * 48000, `${offStats.framesCaptured} frames of zeros`)
+  assert.deepEqual(o.warnings, [])
 })
 
 test('autoReopen: a device that stalls and disappears is opened again, with backoff, once it is back; the capture carries on', async () => {

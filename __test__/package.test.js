@@ -24,7 +24,8 @@ function run(command, args, options) {
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })))
 }
 
-test('the packed package installs into a new project, builds from source, and its demo runs headless', async (t) => {
+// A cold cargo build (≈ 100 s warm here).
+test('the packed package installs into a new project, builds from source, and its demo runs headless', { timeout: 600_000 }, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stt-package-'))
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
   const [packed] = JSON.parse(execFileSync(npm, ['pack', '--json', '--pack-destination', dir], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }))
@@ -91,7 +92,8 @@ function pathWithoutRust() {
     .join(path.delimiter)
 }
 
-test('prebuilt: the platform packages install and run without Rust, need glibc 2.17 at most, and a missing ALSA is named', async (t) => {
+// Two cross builds with zig (≈ 220 s cold here).
+test('prebuilt: the platform packages install and run without Rust, need glibc 2.17 at most, and a missing ALSA is named', { timeout: 900_000 }, async (t) => {
   // `npm run prebuild`: linux-x64-gnu and linux-arm64-gnu (cross) with zig against glibc 2.17.
   const built = await run(process.execPath, [path.join(root, 'scripts', 'prebuild.js')], { cwd: root })
   assert.equal(built.code, 0, built.stdout.slice(-2000) + built.stderr.slice(-4000))

@@ -272,8 +272,9 @@ test('a stalled daemon: little is ever written but unread, then the queue holds 
   await capture.stopCapture()
   const stats = await seen.detach()
   await daemon.close()
-  // The socket's small send buffer plus what the daemon's own stream layer read ahead (Node
-  // buffers 16 KiB, 5 chunks). With the kernel's default buffer all 30 chunks of the 3 s go out.
+  // The socket's small send buffer plus what the daemon's own stream layer read ahead (the
+  // reference daemon reads ahead 16 KiB on every Node, 5 chunks). With the kernel's default
+  // buffer all 30 chunks of the 3 s go out.
   assert.ok(maxUnread <= 16, `chunks written while the daemon read nothing: ${maxUnread}`)
   assert.ok(stats.chunksDroppedQueue + stats.chunksFailed > 0, 'the outage cost audio, and it is counted')
   assert.ok(stats.sendQueueHighWater <= 11, `queue bounded: ${stats.sendQueueHighWater}`)

@@ -19,6 +19,7 @@ const { Auth } = require('./v1/auth.js')
 const { newSession, runSession, fail } = require('./v1/sessions.js')
 
 const MAX_MESSAGE = 1 << 20
+const READ_AHEAD = 16 * 1024
 
 /**
  * Starts a v1 daemon on `socketPath`. Options:
@@ -155,7 +156,9 @@ async function startV1Daemon(socketPath, options = {}) {
 
   let server = null
   function listen() {
-    server = http.createServer(onRequest)
+    // The same read-ahead on every Node (22 raised the default from 16 to 64 KiB): tests bound
+    // what a daemon that reads nothing can have taken by it.
+    server = http.createServer({ highWaterMark: READ_AHEAD }, onRequest)
     server.on('upgrade', onUpgrade)
     server.on('connection', (socket) => {
       sockets.add(socket)

@@ -31,6 +31,16 @@ function build() {
   return path.join(root, 'target', 'release', 'examples', 'rt_audit')
 }
 
+/**
+ * The parser below reads x86-64 `call`/`j*` forms only; on any other architecture it would
+ * walk no edges and pass, so it refuses instead.
+ */
+function checkArchitecture(binary) {
+  const header = execFileSync('objdump', ['-f', binary]).toString()
+  const arch = header.match(/architecture: ([^,\s]+)/)?.[1]
+  if (arch !== 'i386:x86-64') throw new Error(`rt-audit reads x86-64 code only; ${binary} is ${arch ?? 'of an unknown architecture'}`)
+}
+
 /** function name → { name, calls: Set<callee name>, indirect: unresolved indirect calls } */
 function disassemble(binary) {
   const text = execFileSync('objdump', ['-d', '--no-show-raw-insn', '-C', '-w', binary], { maxBuffer: 1 << 30 }).toString()
@@ -87,8 +97,10 @@ function audit(byName) {
   const panics = new Set()
   const libc = new Set()
   const queue = roots.map((r) => [r, [r]])
+  let edges = 0
   while (queue.length) {
     const [name, trail] = queue.shift()
+    if (trail.length > 1) edges++
     if (seen.has(name)) continue
     seen.add(name)
     if (PANIC.test(name)) {
@@ -111,17 +123,22 @@ function audit(byName) {
     for (const i of f.indirect) problems.push(`indirect call in ${name}: ${i}\n    via ${trail.join(' → ')}`)
     for (const callee of f.calls) queue.push([callee, [...trail, callee]])
   }
-  return { roots, seen, problems, panics, libc }
+  // A walk that finds (almost) nothing means the disassembly was not understood (a changed
+  // objdump format, symbols stripped): today's graph has 13 functions and 62 edges.
+  const functions = seen.size - panics.size - libc.size
+  if (functions < 12 + 1 || edges < 24) problems.push(`walked only ${functions} functions and ${edges} call edges: the disassembly was not understood`)
+  return { roots, seen, problems, panics, libc, edges }
 }
 
 const binary = build()
-const { roots, seen, problems, panics, libc } = audit(disassemble(binary))
+checkArchitecture(binary)
+const { roots, seen, problems, panics, libc, edges } = audit(disassemble(binary))
 if (problems.length) {
   console.error(`the audio callback is not real-time safe:\n  ${problems.join('\n  ')}`)
   process.exit(1)
 }
 console.log(
-  `audio callback call graph: ${seen.size - panics.size - libc.size} functions from ${roots.length} entry points (one per sample format); ` +
+  `audio callback call graph: ${seen.size - panics.size - libc.size} functions and ${edges} call edges from ${roots.length} entry points (one per sample format); ` +
     `no allocator, lock, syscall, I/O, tokio or napi reachable; libc: ${[...libc].join(', ') || 'none'}; ` +
     `${panics.size} panic exits (bounds checks) not followed`,
 )
