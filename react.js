@@ -19,7 +19,6 @@ function requireReact() {
 }
 
 const HOOK_DEFAULTS = { frameMs: 33, statsMs: 1000, maxTranscripts: 100, autoStart: false, startOptions: undefined }
-const EVENTS = ['level', 'voice', 'transcription', 'daemon', 'device', 'error', 'end']
 
 const INITIAL = Object.freeze({
   state: 'idle',
@@ -160,23 +159,23 @@ class CaptureController {
   }
 
   listen(capture) {
-    const onLevel = (level) => {
-      this.latestLevel = level
-      this.scheduleLevel()
-    }
-    const onVoice = (v) => this.update({ speaking: v.state === 'speech' })
-    const onTranscription = (t) => {
-      if (!t.final) return this.update({ partial: t.text })
-      const kept = this.snapshot.transcripts.slice(-(this.hook.maxTranscripts - 1))
-      kept.push(t)
-      this.update({ partial: '', transcripts: Object.freeze(kept) })
-    }
-    const onDaemon = (d) => this.update({ daemon: d })
-    const onDevice = (d) => this.update({ device: d })
-    const onError = (e) => this.update({ error: e })
-    const onEnd = () => this.update({ stats: capture.stats() })
-    const handlers = [onLevel, onVoice, onTranscription, onDaemon, onDevice, onError, onEnd]
-    this.listeners = EVENTS.map((event, i) => [event, handlers[i]])
+    this.listeners = Object.entries({
+      level: (level) => {
+        this.latestLevel = level
+        this.scheduleLevel()
+      },
+      voice: (v) => this.update({ speaking: v.state === 'speech' }),
+      transcription: (t) => {
+        if (!t.final) return this.update({ partial: t.text })
+        const kept = this.snapshot.transcripts.slice(-(this.hook.maxTranscripts - 1))
+        kept.push(t)
+        this.update({ partial: '', transcripts: Object.freeze(kept) })
+      },
+      daemon: (d) => this.update({ daemon: d }),
+      device: (d) => this.update({ device: d }),
+      error: (e) => this.update({ error: e }),
+      end: () => this.update({ stats: capture.stats() }),
+    })
     for (const [event, fn] of this.listeners) capture.on(event, fn)
   }
 
