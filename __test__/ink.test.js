@@ -8,6 +8,7 @@
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
+const os = require('node:os')
 const path = require('node:path')
 const { spawn, execFileSync } = require('node:child_process')
 
@@ -136,6 +137,8 @@ test('ink example in tmux: space talks (meter moves, transcripts appear), space 
   })
   assert.equal(meterLevel(screen), 'silent')
   assert.match(screen, /press space to talk/)
+  // The daemon of the other process, not one the app started for itself.
+  assert.match(screen, /daemon at .*http\.sock/)
   await sleep(1000)
   assert.equal(meterLevel(app.screen()), 'silent', 'muted: the meter stays at silence')
   assert.equal(transcribeLines(), 0, 'nothing sent before space')
@@ -151,6 +154,7 @@ test('ink example in tmux: space talks (meter moves, transcripts appear), space 
     return transcriptCount(s) >= 2 && s
   }, 30_000)
   assert.ok((screen.match(/^ {3}utterance of \d+ samples/gm) ?? []).length >= 2, screen)
+  assert.ok(transcribeLines() >= 2, 'the transcripts came from the daemon in the other process')
   assertOnlyFrame(screen)
 
   app.keys('Space')
@@ -198,6 +202,7 @@ test('ink example with no microphone and no daemon: it replays the bundled speec
   const conf = path.join(dir, 'no-mic.conf')
   fs.writeFileSync(conf, 'pcm.!default { type hw card 99 device 0 }\n')
   const alsaConf = ['/usr/share/alsa/alsa.conf', '/etc/alsa/alsa.conf'].find((p) => fs.existsSync(p))
+  const started = Date.now()
   const app = startApp('none', [], { ALSA_CONFIG_PATH: `${alsaConf}:${conf}`, SUPER_STT_HTTP_SOCKET: path.join(dir, 'absent.sock'), SUPER_STT_TOKEN: '' })
   let screen = await until('the app on the bundled speech and its own daemon', () => {
     const s = app.screen()
@@ -212,6 +217,9 @@ test('ink example with no microphone and no daemon: it replays the bundled speec
   }, 30_000)
   assertOnlyFrame(screen)
   await quit(app)
-  // Its daemon was closed on the way out: no socket, no temporary folder left.
-  assert.deepEqual(fs.readdirSync(require('node:os').tmpdir()).filter((f) => f.startsWith('stt-ink-') && fs.existsSync(path.join(require('node:os').tmpdir(), f, 'daemon-http.sock'))), [])
+  // Its daemon was closed on the way out: no socket, no temporary folder of this run left
+  // (one from a run killed earlier on this machine is not this app's).
+  const tmp = os.tmpdir()
+  const left = fs.readdirSync(tmp).filter((f) => f.startsWith('stt-ink-') && fs.statSync(path.join(tmp, f)).mtimeMs >= started - 1000)
+  assert.deepEqual(left, [])
 })
