@@ -206,7 +206,7 @@ test('ink example with no microphone and no daemon: it replays the bundled speec
   const app = startApp('none', [], { ALSA_CONFIG_PATH: `${alsaConf}:${conf}`, SUPER_STT_HTTP_SOCKET: path.join(dir, 'absent.sock'), SUPER_STT_TOKEN: '' })
   let screen = await until('the app on the bundled speech and its own daemon', () => {
     const s = app.screen()
-    return /Ink push-to-talk · bundled speech/.test(s) && /daemon {2}connected · v1 · utterances · reference daemon \(batch model/.test(s) && /○ muted/.test(s) && s
+    return /Ink push-to-talk · bundled speech/.test(s) && /daemon {2}connected · v1 · utterances · reference daemon \(batch model/.test(s) && /○ muted/.test(s) && /device {2}running/.test(s) && s
   })
   assert.match(screen, /device {2}running · .*speech\.wav/)
   assert.doesNotMatch(screen, /error/, 'the failed microphone is not left on screen')
