@@ -11,6 +11,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 
+const { releaseAfterTest, stopCapturesAfterEachTest } = require('./harness/leaks.js')
 const { setupVirtualMic, startFeeder } = require('./harness/virtual-mic.js')
 const { speechTimeline, RATE } = require('./harness/speech.js')
 const { sleep, until, invariantHolds } = require('./harness/observe.js')
@@ -19,6 +20,7 @@ const { startLegacyDaemon } = require('../daemon/legacy-daemon.js')
 
 const mic = setupVirtualMic()
 const { AudioCapture } = require('../index.js')
+stopCapturesAfterEachTest(AudioCapture)
 
 const TOKEN = 'stt_batch_test_token'
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stt-batch-'))
@@ -129,7 +131,7 @@ for (const [name, options] of [
 }
 
 test('mode utterances on the legacy protocol: the transcribe command, with the same audio', async () => {
-  const daemon = await startLegacyDaemon(socketPath())
+  const daemon = releaseAfterTest(await startLegacyDaemon(socketPath()))
   try {
     const { seen, stats } = await run(sentences().data, { protocol: 'legacy', socketPath: daemon.socketPath, mode: 'utterances', language: 'en' })
     assert.equal(seen.utterances.length, 3)
@@ -236,7 +238,7 @@ test('a pause longer than a realtime daemon\'s idle timeout delivers the pre-pau
 })
 
 test('a stop while the daemon restarts for 1 s waits for it and loses nothing', async () => {
-  const daemon = await startLegacyDaemon(socketPath())
+  const daemon = releaseAfterTest(await startLegacyDaemon(socketPath()))
   try {
     const capture = new AudioCapture({ protocol: 'legacy', socketPath: daemon.socketPath, mode: 'stream', reconnectInitialMs: 50 })
     if (feeder) await feeder.stop()

@@ -7,6 +7,7 @@ const assert = require('node:assert/strict')
 const path = require('node:path')
 const net = require('node:net')
 
+const { stopCapturesAfterEachTest } = require('./harness/leaks.js')
 const { setupVirtualMic, startFeeder } = require('./harness/virtual-mic.js')
 const { startLegacyDaemon, frame } = require('../daemon/legacy-daemon.js')
 const { rms, toneAmplitude, zeroCrossingFrequency, concatSamples } = require('./signal.js')
@@ -14,6 +15,7 @@ const { rms, toneAmplitude, zeroCrossingFrequency, concatSamples } = require('./
 // ALSA reads its configuration once: point it at the virtual microphone before the addon loads.
 const mic = setupVirtualMic()
 const { AudioCapture, listInputDevices, requestToken } = require('../index.js')
+stopCapturesAfterEachTest(AudioCapture)
 
 const AMPLITUDE = 0.5
 const FREQ = 440
@@ -112,7 +114,11 @@ test('a 48 kHz stereo sine reaches the daemon as a 16 kHz mono sine, exactly chu
   assert.ok(Math.abs(mid.peakDbfs - 20 * Math.log10(AMPLITUDE)) < 0.2, `peak dBFS ${mid.peakDbfs}`)
 
   // The protocol as the daemon saw it: subscribe, start_realtime, audio…, start_realtime.
-  const mine = daemon.record.requests.filter((r) => r.clientId === clientId || r.command === 'subscribe')
+  // Every request on this capture's connection (the one its session started on), whatever
+  // other tests sent before.
+  const connection = daemon.record.requests.find((r) => r.clientId === clientId).connection
+  assert.ok(connection > 0)
+  const mine = daemon.record.requests.filter((r) => r.connection === connection)
   const commands = mine.map((r) => r.command)
   assert.equal(commands[0], 'subscribe')
   assert.equal(commands[1], 'start_realtime')

@@ -13,12 +13,26 @@ const { spawn } = require('node:child_process')
 const { setupVirtualMic, startFeeder } = require('./harness/virtual-mic.js')
 const { readFloatWav } = require('../daemon/wav-writer.js')
 const { readWav } = require('./harness/wav.js')
-const { rms, zeroCrossingFrequency } = require('./signal.js')
+const { until } = require('./harness/observe.js')
+const { releaseAfterTest } = require('./harness/leaks.js')
+const { rms, zeroCrossingFrequency, resampleLinear, bestCorrelation } = require('./signal.js')
 
 const CLI = path.join(__dirname, '..', 'bin', 'stt-capture.js')
 
+/**
+ * Asserts that `samples` (16 kHz) are the bundled speech from its start: the same waveform as
+ * the WAV resampled here by linear interpolation, correlated over the first 2 s.
+ */
+function assertBundledSpeech(samples) {
+  const speech = readWav(path.join(__dirname, '..', 'assets', 'speech.wav'))
+  assert.equal(speech.channels, 1)
+  const reference = resampleLinear(Float32Array.from(speech.samples, (v) => v / 32768), speech.rate, 16000)
+  const { r, lag } = bestCorrelation(samples.subarray(0, 32000), reference.subarray(0, 32000), 200)
+  assert.ok(r > 0.95, `correlation with the bundled speech ${r.toFixed(3)} (at lag ${lag})`)
+}
+
 function run(args, env) {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = releaseAfterTest(spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }))
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d) => (stdout += d))
@@ -57,7 +71,7 @@ test('demo --seconds 5 with no microphone replays the bundled speech, streams it
   assert.equal(sampleRate, 16000)
   const seconds = samples.length / sampleRate
   assert.ok(seconds > 4.5 && seconds < 5.6, `${seconds} s recorded`)
-  assert.ok(rms(samples) > 0.01, 'speech, not silence')
+  assertBundledSpeech(samples)
   const summary = r.stdout.match(/daemon wav\s+([\d.]+) s \((\d+) samples\)/)
   assert.equal(Number(summary[2]), samples.length)
   // The addon's own recording holds exactly what the daemon received.
@@ -72,17 +86,17 @@ test('demo --seconds 5 with no microphone replays the bundled speech, streams it
 
 test('Ctrl-C stops the demo cleanly with a summary', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stt-demo-'))
-  const child = spawn(process.execPath, [CLI, 'demo', '--no-daemon'], {
+  const child = releaseAfterTest(spawn(process.execPath, [CLI, 'demo', '--no-daemon'], {
     env: { ...process.env, ALSA_CONFIG_PATH: noMicrophone(dir) },
     stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  }))
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d) => (stdout += d))
   child.stderr.on('data', (d) => (stderr += d))
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
   // Wait for a status line with a measured level, then press Ctrl-C.
-  while (!/level -?\d+\.\d dBFS/.test(stdout)) await new Promise((r) => setTimeout(r, 50))
+  await until(() => /level -?\d+\.\d dBFS/.test(stdout), 15_000, 'a status line with a level')
   child.kill('SIGINT')
   const { code, signal } = await exited
   assert.equal(signal, null)
@@ -119,14 +133,14 @@ test('demo finds a v1 daemon at its default socket, asks it for a token, and str
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stt-demo-v1-'))
   const env = { SUPER_STT_HTTP_SOCKET: path.join(dir, 'http.sock'), SUPER_STT_TOKEN: '', ALSA_CONFIG_PATH: noMicrophone(dir) }
   const wav = path.join(dir, 'v1.wav')
-  const daemon = spawn(process.execPath, [CLI, 'daemon', '--protocol', 'v1', '--record', wav, '--quiet'], {
+  const daemon = releaseAfterTest(spawn(process.execPath, [CLI, 'daemon', '--protocol', 'v1', '--record', wav, '--quiet'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  }))
   let daemonOut = ''
   daemon.stdout.on('data', (d) => (daemonOut += d))
   const daemonExit = new Promise((resolve) => daemon.on('exit', (code) => resolve(code)))
-  while (!/listening on .*http\.sock \(v1 protocol/.test(daemonOut)) await new Promise((r) => setTimeout(r, 50))
+  await until(() => /listening on .*http\.sock \(v1 protocol/.test(daemonOut), 10_000, 'the v1 daemon listening')
   const r = await run(['demo', '--seconds', '3'], env)
   daemon.kill('SIGINT')
   assert.equal(await daemonExit, 0)
@@ -141,7 +155,7 @@ test('demo finds a v1 daemon at its default socket, asks it for a token, and str
   assert.match(daemonOut, new RegExp(`received ${sent} frames, \\d+ samples in 2 session`))
   const { samples } = readFloatWav(wav)
   assert.ok(Math.abs(samples.length / 16000 - 3) < 0.3, `${samples.length / 16000} s`)
-  assert.ok(rms(samples) > 0.01, 'speech, not silence')
+  assertBundledSpeech(samples)
   fs.rmSync(dir, { recursive: true, force: true })
 })
 

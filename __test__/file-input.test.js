@@ -7,6 +7,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 
+const { stopCapturesAfterEachTest } = require('./harness/leaks.js')
 const { setupVirtualMic, startFeeder, RATE, CHANNELS } = require('./harness/virtual-mic.js')
 const { sampleAt } = require('./harness/signals.js')
 const { writeWav } = require('./harness/wav.js')
@@ -14,6 +15,7 @@ const { startLegacyDaemon } = require('../daemon/legacy-daemon.js')
 
 const mic = setupVirtualMic()
 const { AudioCapture } = require('../index.js')
+stopCapturesAfterEachTest(AudioCapture)
 
 const NOISE = { type: 'noise', amplitude: 0.5 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))

@@ -9,12 +9,16 @@ const path = require('node:path')
 const fs = require('node:fs')
 const { spawn } = require('node:child_process')
 
+const { releaseAfterTest, stopCapturesAfterEachTest } = require('./harness/leaks.js')
+const { rssMiBAfterGc } = require('./harness/memory.js')
 const { setupVirtualMic, startFeeder } = require('./harness/virtual-mic.js')
+const { until } = require('./harness/observe.js')
 const { readFloatWav } = require('../daemon/wav-writer.js')
 const { concatSamples } = require('./signal.js')
 
 const mic = setupVirtualMic()
 const { AudioCapture } = require('../index.js')
+stopCapturesAfterEachTest(AudioCapture)
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const BANDS = 16
@@ -98,33 +102,43 @@ test('a blocked event loop gets the latest level, not a backlog; memory and the 
   const socketPath = path.join(dir, 'd.sock')
   const wav = path.join(dir, 'received.wav')
   // The reference daemon in its own process, recording what it receives.
-  const daemon = spawn(process.execPath, [path.join(__dirname, '..', 'bin', 'stt-capture.js'), 'daemon', '--socket', socketPath, '--record', wav], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const daemon = releaseAfterTest(
+    spawn(process.execPath, [path.join(__dirname, '..', 'bin', 'stt-capture.js'), 'daemon', '--socket', socketPath, '--record', wav], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  )
   let daemonOut = ''
   daemon.stdout.on('data', (d) => (daemonOut += d))
   daemon.stderr.on('data', (d) => (daemonOut += d))
-  while (!daemonOut.includes('listening')) await sleep(20)
+  await until(() => daemonOut.includes('listening'), 10_000, `the daemon listening: ${daemonOut}`)
 
   const chunks = []
   const levels = []
   let blockedFrom = 0
   let blockedUntil = 0
   let rssGrowth
+  // The daemon (another process) prints a line per chunk it receives.
+  const daemonChunkLines = () => (daemonOut.match(/ chunk \d+: /g) ?? []).length
+  let daemonLinesBefore = 0
+  let daemonLinesDuringBlock = 0
   const capture = await withFeeder({ type: 'noise', amplitude: 0.3 }, { daemon: true, socketPath, levelHz: 30, spectrumBands: 32 }, async (capture) => {
     capture.on('chunk', (c) => chunks.push(c))
     capture.on('level', (l) => levels.push({ atMs: l.atMs, received: Date.now() }))
     await capture.startCapture()
     await sleep(1500)
-    const rssBefore = process.memoryUsage().rss
+    const rssBefore = rssMiBAfterGc()
     const dropsBefore = capture.stats().levelEventsDropped
     assert.equal(dropsBefore, 0)
+    daemonLinesBefore = daemonChunkLines()
     // Block this thread for 2 s: nothing JS-side runs, the addon's threads keep going.
     blockedFrom = Date.now()
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000)
     blockedUntil = Date.now()
+    // One turn of the loop reads what the daemon printed while this thread was blocked.
+    await new Promise((r) => setImmediate(r))
+    daemonLinesDuringBlock = daemonChunkLines() - daemonLinesBefore
     await sleep(1000)
-    rssGrowth = process.memoryUsage().rss - rssBefore
+    rssGrowth = rssMiBAfterGc() - rssBefore
     return capture
   })
   const stats = capture.stats()
@@ -140,12 +154,15 @@ test('a blocked event loop gets the latest level, not a backlog; memory and the 
   assert.equal(stale.length, 0, `${stale.length} levels from inside the block were delivered`)
   assert.ok(stats.levelEventsDropped >= 45, `${stats.levelEventsDropped} levels replaced`)
   // Nothing piled up.
-  assert.ok(rssGrowth < 16 * 1024 * 1024, `RSS grew ${rssGrowth} bytes`)
+  // After a full GC: -0.6 to 0.7 MiB measured here (the exact guard is the replaced count above).
+  assert.ok(rssGrowth < 4, `RSS grew ${rssGrowth.toFixed(1)} MiB`)
   // The audio path did not wait for JS: no ring drops, the ring stayed nearly empty, and
-  // chunks reached the daemon (another process) on time throughout.
+  // chunks reached the daemon (another process) throughout.
   assert.equal(stats.framesDropped, 0)
   assert.ok(stats.ringHighWater < 48000 * 0.1, `ring high water ${stats.ringHighWater}`)
-  assert.ok(stats.deliveryLatencyP99Ms < 100, `delivery p99 ${stats.deliveryLatencyP99Ms} ms`)
+  // Seen from the daemon, not the addon's own clock: the 20 chunks of those 2 s arrived
+  // while JS was blocked (± the one in flight at each end).
+  assert.ok(daemonLinesDuringBlock >= 18 && daemonLinesDuringBlock <= 22, `${daemonLinesDuringBlock} chunks reached the daemon in the 2 s JS was blocked`)
   // Chunk events (bounded queue of 64 per listener, 20 chunks blocked) all arrived, in order.
   assert.equal(stats.chunkEventsDropped, 0)
   assert.deepEqual(chunks.map((c) => c.seq), chunks.map((_, i) => i))

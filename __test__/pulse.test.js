@@ -8,6 +8,7 @@ const assert = require('node:assert/strict')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
 
+const { releaseAfterTest } = require('./harness/leaks.js')
 const { pulseAvailable, startPulse } = require('./harness/pulse.js')
 
 // Skipped on a machine without PulseAudio, but never in CI, which installs it: there a skip
@@ -28,7 +29,7 @@ after(async () => {
 })
 
 function run(args) {
-  const child = spawn(process.execPath, args, { env: pulse.env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = releaseAfterTest(spawn(process.execPath, args, { env: pulse.env, stdio: ['ignore', 'pipe', 'pipe'] }))
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d) => (stdout += d))

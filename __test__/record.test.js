@@ -11,6 +11,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { spawn, execFileSync } = require('node:child_process')
 
+const { releaseAfterTest, stopCapturesAfterEachTest } = require('./harness/leaks.js')
 const { setupVirtualMic, startFeeder } = require('./harness/virtual-mic.js')
 const { sampleAt } = require('./harness/signals.js')
 const { readWav } = require('./harness/wav.js')
@@ -19,6 +20,7 @@ const { concatSamples } = require('./signal.js')
 
 const mic = setupVirtualMic()
 const { AudioCapture } = require('../index.js')
+stopCapturesAfterEachTest(AudioCapture)
 
 const NOISE = { type: 'noise', amplitude: 0.5 }
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stt-record-'))
@@ -186,7 +188,7 @@ test('start and stop a recording 100 times in one capture: every file whole, no 
 function runChild(args, { prlimit } = {}) {
   const child = path.join(__dirname, 'harness', 'record-child.js')
   const [cmd, argv] = prlimit ? ['prlimit', [prlimit, process.execPath, child, ...args]] : [process.execPath, [child, ...args]]
-  const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const proc = releaseAfterTest(spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] }))
   const out = { lines: [], stderr: '' }
   let buffered = ''
   proc.stdout.on('data', (d) => {
@@ -301,7 +303,7 @@ test('stt-capture record FILE --seconds 2 --rate device records the microphone a
   const cli = path.join(__dirname, '..', 'bin', 'stt-capture.js')
   const run = (args) =>
     new Promise((resolve) => {
-      const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = releaseAfterTest(spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }))
       let stdout = ''
       let stderr = ''
       child.stdout.on('data', (d) => (stdout += d))

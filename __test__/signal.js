@@ -41,4 +41,37 @@ function concatSamples(chunks) {
   return out
 }
 
-module.exports = { rms, toneAmplitude, zeroCrossingFrequency, concatSamples }
+/** `x` at `from` Hz resampled to `to` Hz by linear interpolation: a second, independent resampler. */
+function resampleLinear(x, from, to) {
+  const out = new Float32Array(Math.floor(((x.length - 1) * to) / from) + 1)
+  for (let i = 0; i < out.length; i++) {
+    const t = (i * from) / to
+    const k = Math.floor(t)
+    out[i] = k + 1 < x.length ? x[k] + (x[k + 1] - x[k]) * (t - k) : x[k]
+  }
+  return out
+}
+
+/**
+ * The largest normalised cross-correlation of `a` with `b` delayed by -maxLag..maxLag samples
+ * (1: the same waveform), over their common length, and the lag where it is.
+ */
+function bestCorrelation(a, b, maxLag) {
+  let best = { r: -Infinity, lag: 0 }
+  for (let lag = -maxLag; lag <= maxLag; lag++) {
+    let ab = 0
+    let aa = 0
+    let bb = 0
+    for (let i = Math.max(0, lag); i < a.length && i - lag < b.length; i++) {
+      const y = b[i - lag]
+      ab += a[i] * y
+      aa += a[i] * a[i]
+      bb += y * y
+    }
+    const r = ab / Math.sqrt(aa * bb)
+    if (r > best.r) best = { r, lag }
+  }
+  return best
+}
+
+module.exports = { rms, toneAmplitude, zeroCrossingFrequency, concatSamples, resampleLinear, bestCorrelation }

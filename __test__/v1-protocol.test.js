@@ -9,6 +9,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 
+const { releaseAfterTest, stopCapturesAfterEachTest } = require('./harness/leaks.js')
 const { setupVirtualMic, startFeeder } = require('./harness/virtual-mic.js')
 const { sleep, range, observe, until } = require('./harness/observe.js')
 const { startV1Daemon } = require('../daemon/v1-daemon.js')
@@ -16,6 +17,7 @@ const { startLegacyDaemon } = require('../daemon/legacy-daemon.js')
 
 const mic = setupVirtualMic()
 const { AudioCapture, requestToken } = require('../index.js')
+stopCapturesAfterEachTest(AudioCapture)
 
 const TOKEN = 'stt_test_token_0123456789abcdef'
 let feeder
@@ -33,7 +35,7 @@ function daemonDir() {
   return dir
 }
 function startDaemon(options = {}) {
-  return startV1Daemon(path.join(daemonDir(), 'super-stt-http.sock'), { tokens: { [TOKEN]: ['transcribe'] }, ...options })
+  return startV1Daemon(path.join(daemonDir(), 'super-stt-http.sock'), { tokens: { [TOKEN]: ['transcribe'] }, ...options }).then((d) => releaseAfterTest(d))
 }
 
 /** The addon's float → s16 rule: clip to [-1, 1], × 32768, round half away from zero, clamp. */
@@ -288,7 +290,7 @@ test("protocol 'auto': the v1 socket when both exist, the legacy one when v1 goe
   process.env.XDG_RUNTIME_DIR = runtime
   try {
     const v1 = await startV1Daemon(path.join(runtime, 'stt', 'super-stt-http.sock'), { tokens: { [TOKEN]: ['transcribe'] } })
-    const legacy = await startLegacyDaemon(path.join(runtime, 'stt', 'super-stt.sock'))
+    const legacy = releaseAfterTest(await startLegacyDaemon(path.join(runtime, 'stt', 'super-stt.sock')))
     const capture = new AudioCapture({ token: TOKEN, reconnectInitialMs: 20 })
     const seen = observe(capture)
     await capture.startCapture()
@@ -311,7 +313,7 @@ test("protocol 'auto': the v1 socket when both exist, the legacy one when v1 goe
     assert.equal(v1.record.audioFrames + legacy.record.audioChunks, seen.chunks.length, 'nothing lost on the switch')
 
     // Only the legacy socket: legacy. Neither: E_DAEMON_UNREACHABLE naming both paths.
-    const legacyOnly = await startLegacyDaemon(path.join(runtime, 'stt', 'super-stt.sock'))
+    const legacyOnly = releaseAfterTest(await startLegacyDaemon(path.join(runtime, 'stt', 'super-stt.sock')))
     const c2 = new AudioCapture({ token: TOKEN })
     await c2.startCapture()
     assert.equal(c2.stats().daemonProtocol, 'legacy')

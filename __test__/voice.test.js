@@ -5,6 +5,7 @@
 const { test, after } = require('node:test')
 const assert = require('node:assert/strict')
 
+const { stopCapturesAfterEachTest } = require('./harness/leaks.js')
 const { setupVirtualMic, startFeeder } = require('./harness/virtual-mic.js')
 const { speechTimeline, RATE } = require('./harness/speech.js')
 const { sleep, until } = require('./harness/observe.js')
@@ -12,6 +13,7 @@ const { concatSamples } = require('./signal.js')
 
 const mic = setupVirtualMic()
 const { AudioCapture } = require('../index.js')
+stopCapturesAfterEachTest(AudioCapture)
 
 /** 16 kHz samples in 100 ms: the tolerance of a boundary. */
 const TOLERANCE = 1600

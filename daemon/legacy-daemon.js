@@ -58,6 +58,7 @@ async function startLegacyDaemon(socketPath, options = {}) {
     const conn = { socket, subscribed: false, window: [], reader: new FrameReader(), closed: false, pending: 0, chain: Promise.resolve() }
     sockets.set(socket, conn)
     record.connections++
+    conn.id = record.connections
     record.maxConcurrent = Math.max(record.maxConcurrent, sockets.size)
     socket.on('data', (data) => {
       if (conn.closed) return

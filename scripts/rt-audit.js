@@ -7,6 +7,7 @@
 // checks) are where the walk stops: they are listed, since a panic there is a bug, but they
 // are not the callback's work. An indirect call would hide its target, so any is a failure.
 const { execFileSync } = require('node:child_process')
+const fs = require('node:fs')
 const path = require('node:path')
 
 const root = path.join(__dirname, '..')
@@ -22,13 +23,18 @@ const FORBIDDEN = [
 const PANIC = /core::panicking::|std::panicking::|core::slice::index::slice_\w+_fail|core::option::(unwrap_failed|expect_failed)|core::result::unwrap_failed|panic_bounds_check|core::panic::|rust_panic|__rust_start_panic/
 const ALLOWED_LIBC = /^(memcpy|memmove|memset|memcmp)@/
 
-function build() {
+function build(crate = root, targetDir = path.join(root, 'target')) {
   execFileSync('cargo', ['build', '--release', '--quiet', '--example', 'rt_audit'], {
-    cwd: root,
+    cwd: crate,
     stdio: 'inherit',
-    env: { ...process.env, CARGO_PROFILE_RELEASE_STRIP: 'none', CARGO_PROFILE_RELEASE_DEBUG: '0' },
+    env: {
+      ...process.env,
+      CARGO_TARGET_DIR: targetDir,
+      CARGO_PROFILE_RELEASE_STRIP: 'none',
+      CARGO_PROFILE_RELEASE_DEBUG: '0',
+    },
   })
-  return path.join(root, 'target', 'release', 'examples', 'rt_audit')
+  return path.join(targetDir, 'release', 'examples', 'rt_audit')
 }
 
 /**
@@ -130,15 +136,63 @@ function audit(byName) {
   return { roots, seen, problems, panics, libc, edges }
 }
 
-const binary = build()
-checkArchitecture(binary)
-const { roots, seen, problems, panics, libc, edges } = audit(disassemble(binary))
-if (problems.length) {
-  console.error(`the audio callback is not real-time safe:\n  ${problems.join('\n  ')}`)
-  process.exit(1)
+/** Everything that stops the audit from passing, for the binary built from `crate`. */
+function auditCrate(crate, targetDir) {
+  const binary = build(crate, targetDir)
+  checkArchitecture(binary)
+  return audit(disassemble(binary))
 }
-console.log(
-  `audio callback call graph: ${seen.size - panics.size - libc.size} functions and ${edges} call edges from ${roots.length} entry points (one per sample format); ` +
-    `no allocator, lock, syscall, I/O, tokio or napi reachable; libc: ${[...libc].join(', ') || 'none'}; ` +
-    `${panics.size} panic exits (bounds checks) not followed`,
-)
+
+// The audit's own test: the same crate with forbidden work put into `Processor::process`
+// (built in a copy under target/, with its own target folder so the real build stays
+// cached) must fail, naming each kind. One build carries all the mutations; each must be
+// reported on its own, so an audit blind to one kind fails here.
+const MUTATIONS = [
+  { kind: 'an allocation', code: 'std::hint::black_box(vec![0f32; data.len()]);', caught: /\b(malloc|calloc|realloc)@|__rust_alloc|alloc::raw_vec/ },
+  {
+    kind: 'a lock',
+    code: 'static LOCK: std::sync::Mutex<u64> = std::sync::Mutex::new(0); *LOCK.lock().unwrap_or_else(|e| e.into_inner()) += 1;',
+    caught: /mutex|futex|pthread_mutex/i,
+  },
+  { kind: 'a clock read (a syscall)', code: 'std::hint::black_box(std::time::Instant::now());', caught: /clock_gettime|Timespec/ },
+  { kind: 'a print', code: 'let _ = std::hint::black_box(std::io::Write::write_all(&mut std::io::stderr(), b""));', caught: /std::io::stdio/ },
+]
+
+function selfTest() {
+  const work = path.join(root, 'target', 'rt-audit-mutant')
+  const crate = path.join(work, 'crate')
+  fs.rmSync(crate, { recursive: true, force: true })
+  fs.mkdirSync(crate, { recursive: true })
+  for (const entry of ['Cargo.toml', 'Cargo.lock', 'build.rs', 'src', 'native', 'examples/rt_audit.rs', 'benches']) {
+    fs.cpSync(path.join(root, entry), path.join(crate, entry), { recursive: true })
+  }
+  const processor = path.join(crate, 'src', 'capture', 'processor.rs')
+  const head = 'pub fn process(&mut self, data: &[T]) {'
+  const source = fs.readFileSync(processor, 'utf8')
+  if (!source.includes(head)) throw new Error(`rt-audit self-test: \`${head}\` is not in processor.rs any more`)
+  fs.writeFileSync(processor, source.replace(head, `${head}\n${MUTATIONS.map((m) => m.code).join('\n')}`))
+  const { problems } = auditCrate(crate, path.join(work, 'target'))
+  const firstLines = problems.map((p) => p.split('\n')[0])
+  const found = MUTATIONS.map((m) => ({ ...m, finding: firstLines.find((l) => m.caught.test(l)) }))
+  const missed = found.filter((m) => !m.finding)
+  if (missed.length) {
+    console.error(`rt-audit self-test: the audit missed ${missed.map((m) => m.kind).join(', ')} put into process; it reported:\n  ${firstLines.join('\n  ') || 'nothing'}`)
+    process.exit(1)
+  }
+  console.log(`rt-audit self-test: each mutation put into process fails the audit:\n${found.map((m) => `  ${m.kind}: ${m.finding}`).join('\n')}`)
+}
+
+if (process.argv.includes('--self-test')) {
+  selfTest()
+} else {
+  const { roots, seen, problems, panics, libc, edges } = auditCrate(root, path.join(root, 'target'))
+  if (problems.length) {
+    console.error(`the audio callback is not real-time safe:\n  ${problems.join('\n  ')}`)
+    process.exit(1)
+  }
+  console.log(
+    `audio callback call graph: ${seen.size - panics.size - libc.size} functions and ${edges} call edges from ${roots.length} entry points (one per sample format); ` +
+      `no allocator, lock, syscall, I/O, tokio or napi reachable; libc: ${[...libc].join(', ') || 'none'}; ` +
+      `${panics.size} panic exits (bounds checks) not followed`,
+  )
+}

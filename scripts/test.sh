@@ -32,6 +32,9 @@ cargo test --quiet
 
 step "the audio callback's compiled call graph reaches no allocator, lock, syscall or I/O"
 node scripts/rt-audit.js
+# The audit's own test: a copy with an allocation, a lock, a clock read and a print put into
+# the callback must fail it, each one named.
+node scripts/rt-audit.js --self-test
 
 step "build the addon and check the committed index.js / index.d.ts match the Rust source"
 npx napi build --platform --release --features binding
@@ -51,4 +54,7 @@ files=()
 for f in __test__/*.test.js; do [ "$f" = __test__/package.test.js ] || files+=("$f"); done
 node --test --test-concurrency=1 --test-timeout=240000 "${files[@]}"
 node --test --test-timeout=1200000 __test__/package.test.js
+
+step "the same JS tests on Node 22 and 24"
+bash scripts/test-node-versions.sh
 

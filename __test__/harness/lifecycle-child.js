@@ -24,6 +24,7 @@ async function main(scenario) {
     const capture = new AudioCapture({ daemon: false })
     capture.on('chunk', () => {})
     await capture.startCapture()
+    report({ started: true })
     setTimeout(() => process.exit(0), 300)
     setInterval(() => {}, 1000) // an app that still has work when it decides to exit
     return

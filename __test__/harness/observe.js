@@ -3,6 +3,7 @@
 // `stats()` read every 5 ms with the delivery invariant checked at each read.
 
 const assert = require('node:assert/strict')
+const { releaseAfterTest } = require('./leaks.js')
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
@@ -31,6 +32,8 @@ function observe(capture) {
     seen.statsReads++
     if (!invariantHolds(s)) seen.violations.push(s)
   }, 5)
+  // Cleared after the test even when an assertion fails before `detach()`.
+  releaseAfterTest(timer, clearInterval)
   seen.detach = async () => {
     await sleep(50) // let queued events reach JS
     clearInterval(timer)

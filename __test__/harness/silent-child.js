@@ -4,10 +4,10 @@
 //   node silent-child.js working <result.json>   virtual mic + reference daemon + error paths
 //   node silent-child.js broken <result.json>    a default PCM that makes alsa-lib complain
 const fs = require('node:fs')
-const os = require('node:os')
 const path = require('node:path')
 const { setupVirtualMic, startFeeder } = require('./virtual-mic.js')
 const { startLegacyDaemon } = require('../../daemon/legacy-daemon.js')
+const { brokenConfig } = require('./broken-alsa.js')
 
 const [mode, resultPath] = process.argv.slice(2)
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
@@ -34,10 +34,7 @@ async function working() {
 }
 
 async function broken() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stt-broken-'))
-  const conf = path.join(dir, 'broken.conf')
-  fs.writeFileSync(conf, 'pcm.!default {\n type plug\n slave.pcm "nonexistent"\n}\n')
-  process.env.ALSA_CONFIG_PATH = `/usr/share/alsa/alsa.conf:${conf}`
+  process.env.ALSA_CONFIG_PATH = brokenConfig(path.dirname(resultPath))
   const { AudioCapture, listInputDevices } = require('../../index.js')
   const devices = await listInputDevices().catch((e) => e.code)
   const code = await new AudioCapture({ daemon: false })

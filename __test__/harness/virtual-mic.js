@@ -31,6 +31,16 @@ function setupVirtualMic() {
     format "raw"
     hint { show on description "virtual test microphone" }
 }
+# The same microphone, but ALSA also writes what it captured to a file whose name is the
+# configuration it opened with (rate, channels, format): a witness independent of our stats.
+pcm.witness {
+    type file
+    slave.pcm "null"
+    file "${dir}/witness-%r-%c-%f.raw"
+    infile "${fifo}"
+    format "raw"
+    hint { show on description "witness test microphone" }
+}
 # A device that can only do 2 channels (any rate), for configuration errors.
 pcm.twochannels {
     type multi

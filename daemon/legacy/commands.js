@@ -82,6 +82,8 @@ class LegacyCommands {
     if (this.retain) {
       this.record.requests.push({
         command: req.command,
+        /** The connection it came on, numbered from 1 in order of arrival. */
+        connection: conn.id ?? null,
         clientId: req.client_id ?? null,
         sampleRate: req.sample_rate ?? null,
         samples: Array.isArray(req.audio_data) ? req.audio_data.length : 0,

@@ -46,6 +46,13 @@ struct Observed {
     last_paused_tick: Option<Instant>,
 }
 
+/// The wait after failed attempt `attempt` (1, 2, ...): 200 ms, doubling, at most 5 s.
+fn reopen_delay(attempt: u32) -> Duration {
+    REOPEN_INITIAL
+        .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(16)))
+        .min(REOPEN_MAX)
+}
+
 /// A reopen in progress, and the backoff between attempts.
 #[derive(Default)]
 struct Reopening {
@@ -297,10 +304,7 @@ impl Supervisor {
                         self.events
                             .error(e.with_note("reopening the device; will keep trying"));
                     }
-                    let delay = REOPEN_INITIAL
-                        .saturating_mul(2u32.saturating_pow(self.reopening.attempt.min(16)))
-                        .min(REOPEN_MAX);
-                    self.reopening.next_at = Some(now + delay);
+                    self.reopening.next_at = Some(now + reopen_delay(self.reopening.attempt));
                 }
             }
             return None;
@@ -355,5 +359,17 @@ impl Supervisor {
     pub fn off(&mut self) {
         self.state = DeviceState::Off;
         self.counters.set_device_state(DeviceState::Off);
+    }
+}
+
+#[cfg(test)]
+mod reopen_tests {
+    use super::*;
+
+    #[test]
+    fn reopen_attempts_back_off_from_200_ms_doubling_to_5_s() {
+        let ms: Vec<u128> = (1..=7).map(|a| reopen_delay(a).as_millis()).collect();
+        assert_eq!(ms, [200, 400, 800, 1600, 3200, 5000, 5000]);
+        assert_eq!(reopen_delay(u32::MAX), REOPEN_MAX);
     }
 }

@@ -289,6 +289,18 @@ impl Harness {
     }
 }
 
+/// Waits until `done()`, bounded at 10 s: a fixed sleep here raced the link on a busy machine.
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 fn fast() -> LinkConfig {
     LinkConfig {
         reconnect_initial: Duration::from_millis(2),
@@ -373,14 +385,20 @@ async fn refused_chunks_fail_at_once_and_garbage_is_retried_then_failed() {
     h.push(5).await;
     h.daemon.set(Mode::Reject);
     h.push(3).await;
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    until("3 refusals", || {
+        h.counters.delivery().chunks.failed_rejected == 3
+    })
+    .await;
     h.daemon.set(Mode::Up);
     h.push(5).await;
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    until("10 sent", || h.counters.delivery().chunks.sent == 10).await;
     let connects_before_garbage = h.daemon.state(|s| s.connects);
     h.daemon.set(Mode::Garbage);
     h.push(1).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    until("the garbage reply failed", || {
+        h.counters.delivery().chunks.failed_protocol == 1
+    })
+    .await;
     h.daemon.set(Mode::Up);
     h.push(5).await;
     let (daemon, counters, events) = h.stop().await;
@@ -524,10 +542,16 @@ async fn a_daemon_that_switches_to_a_realtime_model_gets_chunks_and_the_waiting_
 ) {
     let mut h = Harness::start_with(100, fast(), Route::Utterances).await;
     h.push_utterance(1);
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    until("utterance 1 transcribed", || {
+        h.daemon.state(|s| s.transcribed.len()) == 1
+    })
+    .await;
     h.daemon.set(Mode::Down);
     h.push_utterance(2);
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    until("utterance 2 tried on the daemon that is down", || {
+        h.counters.link_state() == LinkState::Reconnecting
+    })
+    .await;
     // The daemon comes back with a realtime model: utterances are now superseded by chunks.
     h.daemon.with(|s| s.route = Route::Stream);
     h.daemon.set(Mode::Up);
@@ -546,10 +570,11 @@ async fn a_pause_ends_the_realtime_session_and_the_next_chunk_opens_one() {
     let mut h = Harness::start(100, fast()).await;
     h.push(3).await;
     h.queue.push(Outgoing::new(Work::EndSession, 0.0));
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    until("the session ended", || h.daemon.state(|s| s.ended) == 1).await;
     assert_eq!(h.daemon.state(|s| (s.connects, s.ended)), (1, 1));
     assert_eq!(h.counters.link_state(), LinkState::Idle);
-    // No new session while nothing comes.
+    // No new session while nothing comes (a wait for something that must not happen: any
+    // reconnect the link would make starts within its 2 ms backoff).
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(h.daemon.state(|s| s.connects), 1);
     h.push(3).await;
