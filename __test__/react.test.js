@@ -96,9 +96,11 @@ test('useCapture: level renders are coalesced to one per frame (latest wins), an
   assert.ok(levelRenders.length <= Math.ceil(elapsed / frameMs) + 1, `${levelRenders.length} level renders in ${elapsed} ms`)
   // Levels do flow: at least half the frames carried a new one.
   assert.ok(levelRenders.length >= elapsed / frameMs / 2, `${levelRenders.length} level renders in ${elapsed} ms`)
+  // Flushes are frameMs apart; a render lands a few ms after its flush, more on a busy machine
+  // (98 ms was seen in CI), so the gap is bounded at 90 %. Uncoalesced levels would be 17 ms.
   for (let i = 1; i < levelRenders.length; i++) {
     const gap = levelRenders[i].at - levelRenders[i - 1].at
-    assert.ok(gap >= frameMs - 1, `two level renders ${gap} ms apart`)
+    assert.ok(gap >= frameMs * 0.9, `two level renders ${gap} ms apart`)
   }
   // Far fewer renders than level events: the stats say how many were delivered.
   const stats = probe.latest().stats
