@@ -8,6 +8,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const { alsaConfigPath } = require('./harness/alsa-config.js')
 const { spawn } = require('node:child_process')
 
 const { setupVirtualMic, startFeeder } = require('./harness/virtual-mic.js')
@@ -45,8 +46,7 @@ function run(args, env) {
 function noMicrophone(dir) {
   const conf = path.join(dir, 'no-mic.conf')
   fs.writeFileSync(conf, 'pcm.!default { type hw card 99 device 0 }\n')
-  const alsaConf = ['/usr/share/alsa/alsa.conf', '/etc/alsa/alsa.conf'].find((p) => fs.existsSync(p))
-  return `${alsaConf}:${conf}`
+  return alsaConfigPath(conf)
 }
 
 test('demo --seconds 5 with no microphone replays the bundled speech, streams it, records it, and the reference daemon gets the same', async () => {

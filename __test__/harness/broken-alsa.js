@@ -4,13 +4,13 @@
 
 const fs = require('node:fs')
 const path = require('node:path')
+const { alsaConfigPath } = require('./alsa-config.js')
 
 /** Writes the configuration into `dir`; returns the ALSA_CONFIG_PATH value that uses it. */
 function brokenConfig(dir) {
   const conf = path.join(dir, 'broken.conf')
   fs.writeFileSync(conf, 'pcm.!default {\n type plug\n slave.pcm "nonexistent"\n}\n')
-  const alsaConf = ['/usr/share/alsa/alsa.conf', '/etc/alsa/alsa.conf'].find((p) => fs.existsSync(p))
-  return `${alsaConf}:${conf}`
+  return alsaConfigPath(conf)
 }
 
 module.exports = { brokenConfig }

@@ -8,6 +8,7 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const { alsaConfigPath } = require('./alsa-config.js')
 const { execFileSync } = require('node:child_process')
 const { Worker } = require('node:worker_threads')
 const { wallMinusMonotonicMs } = require('./wall-clock.js')
@@ -51,8 +52,7 @@ pcm.twochannels {
 }
 `,
   )
-  const alsaConf = ['/usr/share/alsa/alsa.conf', '/etc/alsa/alsa.conf'].find((p) => fs.existsSync(p))
-  process.env.ALSA_CONFIG_PATH = `${alsaConf}:${conf}`
+  process.env.ALSA_CONFIG_PATH = alsaConfigPath(conf)
   return { dir, fifo, rate: RATE, channels: CHANNELS }
 }
 
