@@ -20,8 +20,10 @@ export interface AudioCaptureOptions {
    * /v1/transcribe`, legacy `transcribe`), which batch models (most local ones, Whisper-class)
    * need; a `transcription` per utterance. `auto`: on v1, the realtime session when the daemon
    * serves one, else utterances, decided again on every connection; on legacy, `stream`. In `auto`
-   * and `utterances` the voice activity detector runs unless `vad: false` (refused with
-   * `utterances`). Default `'auto'`.
+   * and `utterances` the voice activity detector is on unless `vad: false` (refused with
+   * `utterances`); turned on this way, it scores audio only while something takes its result (the
+   * daemon takes utterances, a `voice` or `utterance` listener, `recordUtterances`), so a realtime
+   * stream does not pay for it. Default `'auto'`.
    */
   mode?: 'auto' | 'stream' | 'utterances'
   /**
@@ -237,8 +239,8 @@ export interface StartCaptureOptions {
   waitForDaemon?: boolean
   /**
    * `true`: start as `pause()` leaves it: the device and the daemon link are open, so `resume()`
-   * takes effect at the next 5 ms tick, but not one sample is sent before it (push-to-talk).
-   * Default `false`.
+   * takes effect at once (it wakes the pipeline), and not one sample captured before it is sent
+   * (push-to-talk). Default `false`.
    */
   paused?: boolean
 }
@@ -533,9 +535,11 @@ export declare class AudioCapture {
   stopRecording(): Promise<RecordingSummary>
   /**
    * Pauses a running capture: the device stays open, but nothing is resampled, queued or
-   * sent, and `level` events report silence. Counted in `stats()` (`paused`, `pausedMs`,
-   * `framesPaused`). Harmless when already paused or not capturing (a new capture starts
-   * unpaused).
+   * sent, and `level` events report silence. A device that can stop (a PulseAudio
+   * stream, ALSA hardware that can pause) is stopped, so a paused capture costs next to
+   * nothing; another runs on and its audio is discarded. Counted in `stats()` (`paused`,
+   * `pausedMs`, `framesPaused`). Harmless when already paused or not capturing (a new
+   * capture starts unpaused).
    */
   pause(): void
   /** Resumes a paused capture; the audio continues where it stopped. Harmless when running. */
@@ -702,6 +706,12 @@ export interface CaptureStats {
    * device either way: this shows a drifting device.
    */
   deviceClockPpm: number
+  /**
+   * Times the pipeline woke to move audio from the device to the sinks: about one per
+   * chunk plus a few a second (levels, when listened to, add theirs). The CPU a capture
+   * costs follows this count.
+   */
+  pipelineWakeups: number
   /** `off`, `running`, `stalled` (no audio for `stallTimeoutMs`), `lost` or `ended` (a file). */
   deviceState: 'off' | 'running' | 'stalled' | 'lost' | 'reopening' | 'ended'
   /** Times the device stalled. */

@@ -10,22 +10,16 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
 const { stopCapturesAfterEachTest } = require('./harness/leaks.js')
-const { setupVirtualMic, startFeeder } = require('./harness/virtual-mic.js')
+const { setupVirtualMic, replacingFeeder } = require('./harness/virtual-mic.js')
 const { sleep, until } = require('./harness/observe.js')
 
 const mic = setupVirtualMic()
 const { AudioCapture, listInputDevices } = require('../index.js')
 stopCapturesAfterEachTest(AudioCapture)
 
-let feeder = null
-async function feed(signal, options) {
-  if (feeder) await feeder.stop()
-  feeder = startFeeder(mic.fifo, signal, options)
-  return feeder
-}
-after(async () => {
-  if (feeder) await feeder.stop()
-})
+const feeder = replacingFeeder(mic.fifo)
+const feed = feeder.feed
+after(() => feeder.stop())
 
 function record(capture) {
   const seen = { chunks: 0, levels: [], errors: [], warnings: [], devices: [] }
@@ -244,7 +238,6 @@ test('autoReopen: a device that stalls and disappears is opened again, with back
   // instead of seeing end-of-file) and the FIFO itself is removed, so reopening fails.
   const holder = fs.openSync(mic.fifo, fs.constants.O_RDWR)
   await feeder.stop()
-  feeder = null
   fs.unlinkSync(mic.fifo)
   await until(() => capture.stats().deviceReopenFailures >= 1, 5000, 'a failed reopen attempt')
   // Backoff: after the first failure, attempts follow 200, 400, 800, 1600 ms later, so 2.8 s

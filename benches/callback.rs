@@ -122,5 +122,21 @@ fn vad(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, callback, resampler, vad);
+/// One 100 ms chunk as the legacy protocol's `realtime_audio` request (JSON numbers).
+fn encode(c: &mut Criterion) {
+    use stt_capture::transport::protocol::Request;
+    let speech = speech_16k();
+    let chunk = &speech[16_000..17_600];
+    let mut frame = Vec::new();
+    c.bench_function("encode/realtime_audio, 1600 samples", |b| {
+        b.iter(|| {
+            Request::realtime_audio("bench", black_box(chunk), 16_000)
+                .write_frame(&mut frame)
+                .unwrap();
+            black_box(frame.len())
+        })
+    });
+}
+
+criterion_group!(benches, callback, resampler, vad, encode);
 criterion_main!(benches);

@@ -211,14 +211,18 @@ impl DeviceState {
 pub struct PipelineCounters {
     pub chunks_emitted: AtomicU64,
     pub samples_emitted: AtomicU64,
-    /// Time spent paused, ms.
+    /// Time spent paused, ms, as of the last paused tick (see [`Self::paused_ms`]).
     pub paused_ms: AtomicU64,
+    /// Wall-clock ms of the last paused tick, as `f64` bits; 0 when not paused.
+    paused_tick_at_ms: AtomicU64,
     /// Device frames discarded while paused.
     pub frames_paused: AtomicU64,
     /// The device's estimated rate error in ppm, as `f64` bits (0 until estimated).
     device_clock_ppm: AtomicU64,
     /// Published by the supervisor, which keeps its own copy: never read back to decide.
     device_state: AtomicU8,
+    /// Times the pipeline woke (ticks): its cost follows this, not the audio's rate.
+    pub wakeups: AtomicU64,
     /// Times the device stopped delivering callbacks for `stallTimeoutMs`.
     pub device_stalls: AtomicU64,
     /// Times the device was opened again after a loss or stall.
@@ -236,6 +240,23 @@ pub struct PipelineCounters {
 }
 
 impl PipelineCounters {
+    /// A paused tick at wall-clock `at_ms` (0: the capture runs again).
+    pub fn set_paused_tick(&self, at_ms: f64) {
+        self.paused_tick_at_ms.store(at_ms.to_bits(), Relaxed);
+    }
+
+    /// Time spent paused, ms, at wall-clock `now_ms`: a paused pipeline may sleep up to a
+    /// second between ticks, so the time since its last one is added.
+    pub fn paused_ms(&self, now_ms: f64) -> f64 {
+        let counted = self.paused_ms.load(Relaxed) as f64;
+        let tick = f64::from_bits(self.paused_tick_at_ms.load(Relaxed));
+        if tick > 0.0 {
+            counted + (now_ms - tick).max(0.0)
+        } else {
+            counted
+        }
+    }
+
     pub fn set_device_clock_ppm(&self, ppm: f64) {
         self.device_clock_ppm.store(ppm.to_bits(), Relaxed);
     }

@@ -122,4 +122,24 @@ function startFeeder(fifo, signal, { hold = false, rate = RATE, channels = CHANN
   }
 }
 
-module.exports = { setupVirtualMic, startFeeder, RATE, CHANNELS, PERIOD_FRAMES }
+/**
+ * One feeder at a time, as most test files want: `feed(signal, options)` stops the running
+ * feeder and starts another on `fifo` (returning it); `stop()` stops the last one (call it in
+ * `after`, and before taking the microphone away).
+ */
+function replacingFeeder(fifo) {
+  let feeder = null
+  return {
+    async feed(signal, options) {
+      if (feeder) await feeder.stop()
+      feeder = startFeeder(fifo, signal, options)
+      return feeder
+    },
+    async stop() {
+      if (feeder) await feeder.stop()
+      feeder = null
+    },
+  }
+}
+
+module.exports = { setupVirtualMic, startFeeder, replacingFeeder, RATE, CHANNELS, PERIOD_FRAMES }

@@ -20,8 +20,10 @@ export interface AudioCaptureOptions {
    * /v1/transcribe`, legacy `transcribe`), which batch models (most local ones, Whisper-class)
    * need; a `transcription` per utterance. `auto`: on v1, the realtime session when the daemon
    * serves one, else utterances, decided again on every connection; on legacy, `stream`. In `auto`
-   * and `utterances` the voice activity detector runs unless `vad: false` (refused with
-   * `utterances`). Default `'auto'`.
+   * and `utterances` the voice activity detector is on unless `vad: false` (refused with
+   * `utterances`); turned on this way, it scores audio only while something takes its result (the
+   * daemon takes utterances, a `voice` or `utterance` listener, `recordUtterances`), so a realtime
+   * stream does not pay for it. Default `'auto'`.
    */
   mode?: 'auto' | 'stream' | 'utterances'
   /**
@@ -237,8 +239,8 @@ export interface StartCaptureOptions {
   waitForDaemon?: boolean
   /**
    * `true`: start as `pause()` leaves it: the device and the daemon link are open, so `resume()`
-   * takes effect at the next 5 ms tick, but not one sample is sent before it (push-to-talk).
-   * Default `false`.
+   * takes effect at once (it wakes the pipeline), and not one sample captured before it is sent
+   * (push-to-talk). Default `false`.
    */
   paused?: boolean
 }

@@ -161,6 +161,15 @@ impl From<Summary> for RecordingSummary {
     }
 }
 
+/// Runs when the addon loads, before any call: the runtime the session asks for, instead of
+/// napi's default (one worker per core). Without it, napi's default still works.
+#[napi_derive::module_init]
+fn init() {
+    if let Ok(runtime) = session::runtime() {
+        napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
+    }
+}
+
 /// Captures a microphone, converts it to 16 kHz mono chunks and streams them to the Super STT
 /// daemon. Events: `chunk`, `level`, `error`, `warning`, `transcription`, `daemon`, `device`,
 /// `end`.
@@ -285,9 +294,11 @@ impl AudioCapture {
     }
 
     /// Pauses a running capture: the device stays open, but nothing is resampled, queued or
-    /// sent, and `level` events report silence. Counted in `stats()` (`paused`, `pausedMs`,
-    /// `framesPaused`). Harmless when already paused or not capturing (a new capture starts
-    /// unpaused).
+    /// sent, and `level` events report silence. A device that can stop (a PulseAudio
+    /// stream, ALSA hardware that can pause) is stopped, so a paused capture costs next to
+    /// nothing; another runs on and its audio is discarded. Counted in `stats()` (`paused`,
+    /// `pausedMs`, `framesPaused`). Harmless when already paused or not capturing (a new
+    /// capture starts unpaused).
     #[napi]
     pub fn pause(&self) {
         self.capture.pause();

@@ -137,6 +137,10 @@ pub struct CaptureStats {
     /// capture clock estimates it; 0 in a stream's first two seconds. Timestamps follow the
     /// device either way: this shows a drifting device.
     pub device_clock_ppm: f64,
+    /// Times the pipeline woke to move audio from the device to the sinks: about one per
+    /// chunk plus a few a second (levels, when listened to, add theirs). The CPU a capture
+    /// costs follows this count.
+    pub pipeline_wakeups: f64,
     /// `off`, `running`, `stalled` (no audio for `stallTimeoutMs`), `lost` or `ended` (a file).
     #[napi(ts_type = "'off' | 'running' | 'stalled' | 'lost' | 'reopening' | 'ended'")]
     pub device_state: String,
@@ -256,9 +260,10 @@ impl From<Snapshot> for CaptureStats {
             record_utterances_written: n(&pipe.record.utterances_written),
             record_utterances_failed: n(&pipe.record.utterances_failed),
             paused,
-            paused_ms: n(&pipe.paused_ms),
+            paused_ms: pipe.paused_ms(crate::time::wall_clock_ms()).floor(),
             frames_paused: n(&pipe.frames_paused),
             device_clock_ppm: pipe.device_clock_ppm(),
+            pipeline_wakeups: n(&pipe.wakeups),
             device_state: pipe.device_state().as_str().to_owned(),
             device_stalls: n(&pipe.device_stalls),
             device_reopens: n(&pipe.device_reopens),

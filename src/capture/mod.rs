@@ -4,6 +4,8 @@ mod alsa_quiet;
 mod devices;
 pub mod file;
 pub mod processor;
+#[cfg(target_os = "linux")]
+pub mod pulse;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -82,7 +84,43 @@ pub enum Source {
 /// Keeps the input running; dropping it stops the input (and joins its thread). Blocking.
 pub enum InputHandle {
     Device(cpal::Stream),
+    #[cfg(target_os = "linux")]
+    Pulse(pulse::PulseInput),
     File(FileInput),
+}
+
+impl InputHandle {
+    /// Stops or restarts the device while the capture is paused, so that a paused capture
+    /// costs nothing: the PulseAudio stream is corked, a cpal stream paused where its device
+    /// can pause (most ALSA hardware can). Returns whether the device is stopped; where it
+    /// is not (a file, a device that cannot pause), it runs on and the pipeline discards
+    /// what it delivers.
+    pub fn set_paused(&mut self, paused: bool) -> bool {
+        match self {
+            #[cfg(target_os = "linux")]
+            InputHandle::Pulse(input) => {
+                input.set_corked(paused);
+                paused
+            }
+            InputHandle::Device(stream) if paused => stream.pause().is_ok(),
+            InputHandle::Device(stream) => {
+                // A device that cannot start again is caught by the stall watch.
+                let _ = stream.play();
+                false
+            }
+            InputHandle::File(_) => false,
+        }
+    }
+
+    /// Reads what an input that is read rather than called back (PulseAudio) has received
+    /// since the last call; the pipeline calls it before every drain. Never blocks.
+    pub fn pump(&mut self) {
+        match self {
+            #[cfg(target_os = "linux")]
+            InputHandle::Pulse(input) => input.pump(),
+            InputHandle::Device(_) | InputHandle::File(_) => {}
+        }
+    }
 }
 
 pub struct OpenStream {
@@ -141,7 +179,12 @@ fn open_input(request: &DeviceRequest, counters: Arc<CaptureCounters>) -> Result
     let device = find_device(&host, request.device.as_deref())?;
     let supported = choose_config(&device, request)?;
     let mut config = supported.config();
-    if host.id().to_string() == "pulseaudio" {
+    let is_pulse = host.id().to_string() == "pulseaudio";
+    #[cfg(target_os = "linux")]
+    if is_pulse && pulse::available() {
+        return open_pulse(&device, &config, counters);
+    }
+    if is_pulse {
         // The server's default record fragment is about 2 s: audio would arrive in 2 s bursts
         // that nearly fill the ring. Ask for 10 ms fragments instead.
         if let cpal::SupportedBufferSize::Range { min, max } = supported.buffer_size() {
@@ -194,6 +237,42 @@ fn open_input(request: &DeviceRequest, counters: Arc<CaptureCounters>) -> Result
             sample_rate: config.sample_rate,
             channels: config.channels,
             sample_format: format.to_string(),
+            ring_capacity: capacity,
+        },
+        ring: consumer,
+        status,
+    })
+}
+
+/// A PulseAudio source through libpulse (see [`pulse`]), at the configuration cpal's host
+/// chose, always as f32 (the server converts).
+#[cfg(target_os = "linux")]
+fn open_pulse(
+    device: &cpal::Device,
+    config: &cpal::StreamConfig,
+    counters: Arc<CaptureCounters>,
+) -> Result<OpenStream> {
+    let id = device_id(device).unwrap_or_default();
+    // cpal's id is `pulseaudio:<source name>`.
+    let source = id.split_once(':').map_or(id.as_str(), |(_, name)| name);
+    let (producer, consumer, capacity) = ring_for(config.sample_rate);
+    let status = Arc::new(InputStatus::default());
+    let input = pulse::start(
+        source,
+        config.sample_rate,
+        config.channels,
+        producer,
+        counters,
+        status.clone(),
+    )?;
+    Ok(OpenStream {
+        input: InputHandle::Pulse(input),
+        info: StreamInfo {
+            device_name: device_name(device),
+            device_id: id,
+            sample_rate: config.sample_rate,
+            channels: config.channels,
+            sample_format: SampleFormat::F32.to_string(),
             ring_capacity: capacity,
         },
         ring: consumer,

@@ -47,6 +47,16 @@ where
         self.ring.vacant_len()
     }
 
+    /// Realtime-safe. `frames` the host lost before they reached us (a hole in its stream):
+    /// counted as captured and dropped, as frames the full ring refuses are.
+    pub fn lost(&mut self, frames: usize) {
+        self.counters.record_callback(
+            frames as u64,
+            frames as u64,
+            self.ring.occupied_len() as u64,
+        );
+    }
+
     /// Realtime-safe. The whole audio callback.
     #[inline]
     pub fn process(&mut self, data: &[T]) {

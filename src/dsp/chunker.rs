@@ -41,6 +41,11 @@ impl Chunker {
         }
     }
 
+    /// Samples still to come before the next chunk is full.
+    pub fn remaining(&self) -> usize {
+        self.chunk_len - self.buf.len()
+    }
+
     /// The final, possibly short, chunk; `None` when nothing is pending.
     pub fn flush(&mut self) -> Option<Chunk> {
         (!self.buf.is_empty()).then(|| self.take_chunk())

@@ -96,6 +96,19 @@ impl StreamResampler {
         frames_in * TARGET_RATE as u64 / self.rate_in as u64
     }
 
+    /// Input frames, beyond what it already holds, after which `samples` more output samples
+    /// will have come out: output comes a whole input block at a time, after the filter's
+    /// delay at the start of a stream.
+    pub fn frames_for_output(&self, samples: u64) -> u64 {
+        if self.fft.is_none() {
+            return samples;
+        }
+        let block = self.pending.len() as u64;
+        let per_block = self.expected_output(block).max(1);
+        let blocks = (samples + self.delay_left as u64).div_ceil(per_block);
+        (blocks * block).saturating_sub(self.pending_len as u64)
+    }
+
     /// Resamples `input`, handing every finished run of 16 kHz samples to `sink`.
     /// Allocation-free after construction.
     pub fn process(&mut self, mut input: &[f32], sink: &mut impl FnMut(&[f32])) {

@@ -63,7 +63,10 @@ pub static CAPTURE: OptionSet = OptionSet {
              ones, Whisper-class) need; a `transcription` per utterance. `auto`: on v1, the \
              realtime session when the daemon serves one, else utterances, decided again on \
              every connection; on legacy, `stream`. In `auto` and `utterances` the voice \
-             activity detector runs unless `vad: false` (refused with `utterances`).",
+             activity detector is on unless `vad: false` (refused with `utterances`); turned \
+             on this way, it scores audio only while something takes its result (the daemon \
+             takes utterances, a `voice` or `utterance` listener, `recordUtterances`), so a \
+             realtime stream does not pay for it.",
         ),
         spec(
             "socketPath",
@@ -381,8 +384,8 @@ pub static START: OptionSet = OptionSet {
             Kind::Bool,
             D::Bool(false),
             "`true`: start as `pause()` leaves it: the device and the daemon link are open, so \
-             `resume()` takes effect at the next 5 ms tick, but not one sample is sent before it \
-             (push-to-talk).",
+             `resume()` takes effect at once (it wakes the pipeline), and not one sample captured \
+             before it is sent (push-to-talk).",
         ),
     ],
 };

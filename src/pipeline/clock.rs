@@ -10,7 +10,7 @@
 //! (see [`fit_under`]); until two seconds are seen it has the nominal rate. New observations
 //! below the line move it down at once.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::dsp::TARGET_RATE;
 use crate::time::wall_clock_ms;
@@ -196,6 +196,22 @@ impl CaptureClock {
     /// Monotonic ms (since `origin`) at which frame `x` of this stream was captured.
     fn mono_ms_of_frame(&self, line: Line, x: f64) -> f64 {
         x * self.nominal_ms_per_frame + line.at(x)
+    }
+
+    /// When the device captures (or captured) frame `frames_captured` of its count, by the
+    /// line: it is delivered at or after this, with the callback that holds it. `None` before
+    /// the first observation.
+    pub fn instant_of(&self, frames_captured: u64) -> Option<Instant> {
+        let line = self.line?;
+        let x = frames_captured.saturating_sub(self.frames_base) as f64;
+        let ms = self.mono_ms_of_frame(line, x).max(0.0);
+        Some(self.origin + Duration::from_secs_f64(ms / 1000.0))
+    }
+
+    /// Whether the fit's window is full: before, its thirds hold few seconds, and each needs
+    /// an observation taken close behind a callback.
+    pub fn window_full(&self) -> bool {
+        self.len == WINDOW
     }
 
     /// The device's rate error against the system clock in ppm (positive: the device runs

@@ -86,10 +86,41 @@ impl Frontend {
         self.clock.rate_error_ppm()
     }
 
+    /// 16 kHz samples handed to the sinks so far.
+    pub fn samples_out(&self) -> u64 {
+        self.samples_out
+    }
+
+    /// Device frames, beyond those already taken from the ring, after which `samples` more
+    /// 16 kHz samples will have reached the sinks.
+    pub fn frames_for_output(&self, samples: u64) -> u64 {
+        self.resampler.frames_for_output(samples)
+    }
+
+    /// When the device captures frame `frames_captured` of its count (see
+    /// [`CaptureClock::instant_of`]).
+    pub fn instant_of(&self, frames_captured: u64) -> Option<Instant> {
+        self.clock.instant_of(frames_captured)
+    }
+
+    /// See [`CaptureClock::window_full`].
+    pub fn clock_window_full(&self) -> bool {
+        self.clock.window_full()
+    }
+
     /// Tells the clock the device's frame count at `now` (drains do it themselves; a paused
     /// capture calls this, since the device runs on).
     pub fn observe(&mut self, frames_captured: u64, now: Instant) {
         self.clock.observe(frames_captured, now);
+    }
+
+    /// The device was stopped (a pause) and runs again from its count in `device`: a new
+    /// clock from here, as after a reopen.
+    pub fn rebase_clock(&mut self, device: DeviceCount) {
+        self.clock = CaptureClock::new(self.rate, device.captured);
+        self.index0 = self.samples_out;
+        self.frame0 = 0.0;
+        self.dropped_seen = device.dropped;
     }
 
     /// `frames` device frames at this point never reach the 16 kHz stream (discarded while
@@ -157,10 +188,7 @@ impl Frontend {
             self.resampler = StreamResampler::new(rate)?;
             self.rate = rate;
         }
-        self.clock = CaptureClock::new(rate, device.captured);
-        self.index0 = self.samples_out;
-        self.frame0 = 0.0;
-        self.dropped_seen = device.dropped;
+        self.rebase_clock(device);
         Ok(())
     }
 }

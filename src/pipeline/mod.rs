@@ -1,23 +1,24 @@
-//! The pipeline task: every tick, supervisor (the input) → frontend (ring → resampler →
-//! clock) → sinks. It wakes on its own timer; the audio callback never signals it.
+//! The pipeline: every tick, supervisor (the input) → frontend (ring → resampler → clock) →
+//! sinks. It runs on a thread of its own, which sleeps until the sinks' next work is due (see
+//! [`sink::Due`]): the system timer is precise to tens of µs there, where tokio's timer has a
+//! 1 ms grid, and that precision is what keeps the capture clock's observations close behind
+//! the device's callbacks with few wake-ups. The audio callback never signals it.
 
 pub mod clock;
 pub mod frontend;
 pub mod sink;
 pub mod supervisor;
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
-
 use crate::capture::OpenStream;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::Events;
 use crate::stats::{CaptureCounters, DeviceState, PipelineCounters};
 use frontend::Frontend;
-use sink::{Boundary, Sink};
+use sink::{Boundary, Due, Sink};
 use supervisor::{Reopen, Supervisor, Watch};
 
 /// Requested state, set by the session and read by the pipeline each tick.
@@ -25,6 +26,36 @@ pub trait Control: Send + Sync + 'static {
     fn paused(&self) -> bool;
     /// The loop has acted on a change to `paused` (its sinks have seen the boundary).
     fn acknowledge(&self, _paused: bool) {}
+    /// Poked when `paused` changes, so the loop acts at once rather than at its next wake-up
+    /// (which may be tens of ms away).
+    fn changed(&self) -> Option<Arc<Wakeup>> {
+        None
+    }
+}
+
+/// Wakes the pipeline's thread before its timer: a change of `paused`, or stop.
+#[derive(Debug, Default)]
+pub struct Wakeup {
+    poked: Mutex<bool>,
+    condvar: Condvar,
+}
+
+impl Wakeup {
+    pub fn poke(&self) {
+        *self.poked.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.condvar.notify_one();
+    }
+
+    /// Sleeps until `deadline` or a poke (one that came since the last sleep counts).
+    fn sleep_until(&self, deadline: Instant) {
+        let poked = self.poked.lock().unwrap_or_else(|p| p.into_inner());
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        let (mut poked, _) = self
+            .condvar
+            .wait_timeout_while(poked, timeout, |poked| !*poked)
+            .unwrap_or_else(|p| p.into_inner());
+        *poked = false;
+    }
 }
 
 /// What a pipeline runs on.
@@ -34,7 +65,8 @@ pub struct PipelineParts {
     /// How to open it again after a loss or stall (`None`: never).
     pub reopen: Option<Reopen>,
     pub watch: Watch,
-    pub tick: Duration,
+    /// The longest sleep between ticks; most are shorter (see [`sink::Due`]).
+    pub max_sleep: Duration,
     pub sinks: Vec<Box<dyn Sink>>,
     pub control: Arc<dyn Control>,
     pub capture_counters: Arc<CaptureCounters>,
@@ -43,28 +75,39 @@ pub struct PipelineParts {
 }
 
 pub struct Pipeline {
-    cancel: CancellationToken,
-    handle: JoinHandle<()>,
+    cancel: Arc<AtomicBool>,
+    wakeup: Arc<Wakeup>,
+    finished: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl Pipeline {
     /// Stops the input, drains the ring, flushes the resampler and every sink. Returns once
     /// the sinks have had their last block.
     pub async fn stop(mut self) {
-        self.cancel.cancel();
-        let _ = (&mut self.handle).await;
+        self.cancel();
+        if let Some(finished) = self.finished.take() {
+            let _ = finished.await;
+        }
+    }
+
+    fn cancel(&self) {
+        self.cancel.store(true, Ordering::Release);
+        self.wakeup.poke();
     }
 }
 
 impl Drop for Pipeline {
     /// A pipeline dropped without `stop()` still stops, drains and flushes on its own.
     fn drop(&mut self) {
-        self.cancel.cancel();
+        self.cancel();
     }
 }
 
-/// Spawns the pipeline on the current tokio runtime.
+/// Starts the pipeline on a thread of its own, in the current tokio runtime's context (the
+/// supervisor reopens devices on its blocking pool).
 pub fn spawn(parts: PipelineParts) -> Result<Pipeline> {
+    let runtime = tokio::runtime::Handle::try_current()
+        .map_err(|e| Error::Internal(format!("the pipeline needs a tokio runtime: {e}")))?;
     let frontend = Frontend::new(parts.input.info.sample_rate)?;
     let supervisor = Supervisor::new(
         parts.input,
@@ -81,10 +124,107 @@ pub fn spawn(parts: PipelineParts) -> Result<Pipeline> {
         control: parts.control,
         events: parts.events,
         paused: false,
+        device_paused: None,
+        probe: Probe::default(),
+        sample_wakes: SampleWakes::default(),
     };
-    let cancel = CancellationToken::new();
-    let handle = tokio::spawn(task.run(parts.tick, cancel.clone()));
-    Ok(Pipeline { cancel, handle })
+    task.start(runtime, parts.max_sleep)
+}
+
+/// The shortest sleep between ticks.
+const MIN_SLEEP: Duration = Duration::from_millis(1);
+/// How often a device that has not delivered its first callback yet is looked at.
+const FIRST_CALLBACK_POLL: Duration = Duration::from_millis(5);
+/// The longest sleep while the device itself is stopped for a pause.
+const PAUSED_SLEEP: Duration = Duration::from_secs(1);
+/// How often the capture clock is given an observation taken close behind a callback. The
+/// clock fits its line to the earliest observations of the first and last thirds of its
+/// 32 s window, so once the window is full a good one every few seconds is enough; while it
+/// fills (a stream's first 32 s), its thirds are short and each second wants one.
+const PROBE_EVERY: Duration = Duration::from_secs(2);
+const PROBE_EVERY_AT_FIRST: Duration = Duration::from_millis(500);
+/// A probe's polls, this far apart: the lateness of its observation is at most this (plus
+/// the scheduler's).
+const PROBE_STEP: Duration = Duration::from_micros(150);
+/// How early a probe starts before the callback the clock predicts, at least and at most.
+const PROBE_MIN_LEAD: Duration = Duration::from_micros(500);
+const PROBE_MAX_LEAD: Duration = Duration::from_millis(20);
+/// How long after the predicted time a probe waits for its callback. One that comes later
+/// came late (a loaded moment): its observation would not be its second's earliest anyway.
+const PROBE_WINDOW: Duration = Duration::from_millis(1);
+/// Added to the clock's prediction of when a callback delivers what a sink waits for: the
+/// line is the earliest a callback comes, and most come a little later. Learnt: a wake
+/// that finds its samples missing adds [`MARGIN_UP`], one that finds them takes off
+/// [`MARGIN_DOWN`], so about one wake in eleven is early and retries.
+const MARGIN_START: Duration = Duration::from_micros(500);
+const MARGIN_UP: Duration = Duration::from_micros(500);
+const MARGIN_DOWN: Duration = Duration::from_micros(50);
+
+/// The capture clock is the line under its observations, and ordinary wake-ups come when the
+/// clock says a callback has delivered what a sink needs: on their own they never come
+/// earlier than the line, so a line that is late would stay late. A probe wakes shortly
+/// before the next predicted callback and polls until it has come, which both corrects the
+/// line and keeps its error near [`PROBE_STEP`], for a few wake-ups a second.
+#[derive(Debug)]
+struct Probe {
+    /// When the next probe may start.
+    next_at: Option<Instant>,
+    waiting: Option<Waiting>,
+    /// Polls left before a probe gives up (its callback came late, or never).
+    polls_left: u32,
+    lead: Duration,
+}
+
+/// A running probe.
+#[derive(Debug, Clone, Copy)]
+struct Waiting {
+    /// The frame count before the callback it waits for.
+    before: u64,
+    /// Its first poll.
+    start: Instant,
+    polled: bool,
+}
+
+impl Default for Probe {
+    fn default() -> Self {
+        Self {
+            next_at: None,
+            waiting: None,
+            polls_left: 0,
+            lead: PROBE_MIN_LEAD,
+        }
+    }
+}
+
+/// Wakes for samples a sink waits for (see [`MARGIN_START`]).
+#[derive(Debug)]
+struct SampleWakes {
+    margin: Duration,
+    /// The tick now due was planned for the sinks to have this many 16 kHz samples.
+    expecting: Option<u64>,
+}
+
+impl Default for SampleWakes {
+    fn default() -> Self {
+        Self {
+            margin: MARGIN_START,
+            expecting: None,
+        }
+    }
+}
+
+impl SampleWakes {
+    /// After a tick's drain: whether the samples planned for came, and what that teaches.
+    fn learn(&mut self, samples_out: u64, callback: Duration) {
+        let Some(expected) = self.expecting.take() else {
+            return;
+        };
+        self.margin = if samples_out >= expected {
+            self.margin.saturating_sub(MARGIN_DOWN)
+        } else {
+            (self.margin + MARGIN_UP).min(callback)
+        };
+    }
 }
 
 struct Task {
@@ -95,21 +235,54 @@ struct Task {
     events: Events,
     /// Paused as of the last tick.
     paused: bool,
+    /// The device itself is stopped for the pause (not only its audio discarded): its frame
+    /// count when it stopped.
+    device_paused: Option<u64>,
+    probe: Probe,
+    sample_wakes: SampleWakes,
 }
 
 impl Task {
-    async fn run(mut self, tick: Duration, cancel: CancellationToken) {
+    fn start(self, runtime: tokio::runtime::Handle, longest: Duration) -> Result<Pipeline> {
+        let wakeup = self.control.changed().unwrap_or_default();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let (thread_cancel, thread_wakeup) = (cancel.clone(), wakeup.clone());
+        std::thread::Builder::new()
+            .name("stt-capture-pipe".into())
+            .spawn(move || {
+                let _context = runtime.enter();
+                self.run(longest, &thread_cancel, &thread_wakeup);
+                let _ = done.send(());
+            })
+            .map_err(|e| Error::Internal(format!("cannot start the pipeline thread: {e}")))?;
+        Ok(Pipeline {
+            cancel,
+            wakeup,
+            finished: Some(finished),
+        })
+    }
+
+    fn run(mut self, longest: Duration, cancel: &AtomicBool, wakeup: &Wakeup) {
         self.supervisor.set_state(DeviceState::Running);
-        let mut ticker = tokio::time::interval(tick);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => break,
-                _ = ticker.tick() => {}
+        let mut wake = Instant::now();
+        while !cancel.load(Ordering::Acquire) {
+            wakeup.sleep_until(wake);
+            if cancel.load(Ordering::Acquire) {
+                break;
             }
-            self.tick(Instant::now());
+            let now = Instant::now();
+            self.supervisor.count_wakeup();
+            self.tick(now);
+            // A stopped device has nothing to watch; pause() and resume() wake the loop.
+            let longest = if self.device_paused.is_some() {
+                PAUSED_SLEEP
+            } else {
+                longest
+            };
+            wake = self.next_wake(Instant::now(), longest);
         }
-        self.supervisor.stop_input().await;
+        self.supervisor.stop_input();
         if !self.supervisor.has_ended() {
             if self.paused {
                 self.discard_paused(Instant::now());
@@ -125,15 +298,33 @@ impl Task {
         if paused && !self.paused {
             self.boundary(Boundary::Pause);
         }
+        if paused && !self.paused {
+            self.pause_device(now);
+        }
+        if self.paused && !paused {
+            // What arrived since the last paused tick was captured while paused.
+            self.discard_paused(now);
+            if self.device_paused.take().is_some() {
+                self.frontend.rebase_clock(self.supervisor.device_count());
+                self.probe = Probe::default();
+            }
+            self.supervisor.pause_input(false, now);
+        }
         if paused != self.paused {
             self.control.acknowledge(paused);
         }
         self.paused = paused;
         if paused {
             self.discard_paused(now);
+            self.check_device_paused();
         } else {
             let drained = self.drain(false);
             self.supervisor.drained(drained, now);
+            self.probe_poll(now);
+            if let Some(callback) = self.callback_period() {
+                self.sample_wakes
+                    .learn(self.frontend.samples_out(), callback);
+            }
         }
         self.supervisor
             .report_device_clock(self.frontend.device_clock_ppm());
@@ -144,7 +335,9 @@ impl Task {
             self.boundary(Boundary::End);
             self.supervisor.finish_end(self.frontend.rate());
         }
-        self.supervisor.watch_callbacks(now);
+        if self.device_paused.is_none() {
+            self.supervisor.watch_callbacks(now);
+        }
         if let Some(opened) = self.supervisor.reopen(now) {
             self.swap(opened, now);
         }
@@ -153,7 +346,161 @@ impl Task {
         }
     }
 
+    /// Stops the device for a pause where it can stop (see
+    /// [`crate::capture::InputHandle::set_paused`]).
+    fn pause_device(&mut self, now: Instant) {
+        self.device_paused = self
+            .supervisor
+            .pause_input(true, now)
+            .then(|| self.supervisor.frames_captured());
+    }
+
+    /// A device that said it paused but delivers on (ALSA's `file` plugin does) is treated
+    /// as one that cannot pause: watched, and its audio discarded as often as ever. Allowed:
+    /// what was on its way when it stopped, a few callbacks and 50 ms.
+    fn check_device_paused(&mut self) {
+        let Some(at) = self.device_paused else {
+            return;
+        };
+        let grace =
+            self.supervisor.frames_per_callback() as u64 * 4 + self.frontend.rate() as u64 / 20;
+        if self.supervisor.frames_captured() > at + grace {
+            self.device_paused = None;
+        }
+    }
+
+    /// The device's average callback period so far; `None` before its first callback.
+    fn callback_period(&self) -> Option<Duration> {
+        let frames = self.supervisor.frames_per_callback();
+        (frames > 0.0).then(|| Duration::from_secs_f64(frames / self.frontend.rate().max(1) as f64))
+    }
+
+    /// When to tick next: when the earliest sink's work is due, never later than `longest`
+    /// (the supervisor's watch and a paused capture need that much), or for the clock's
+    /// probe.
+    fn next_wake(&mut self, now: Instant, longest: Duration) -> Instant {
+        self.sample_wakes.expecting = None;
+        let mut wake = now + longest;
+        let mut expecting = None;
+        for sink in &self.sinks {
+            match sink.due() {
+                Due::Idle => {}
+                Due::At(at) => wake = wake.min(at),
+                Due::AfterSamples(_) if self.paused => {}
+                Due::AfterSamples(samples) => {
+                    let (at, planned) = self.samples_due(now, samples, longest);
+                    if at < wake {
+                        wake = at;
+                        expecting = planned.then(|| self.frontend.samples_out() + samples);
+                    }
+                }
+            }
+        }
+        let wake = wake.max(now + MIN_SLEEP);
+        match self.probe_wake(now) {
+            Some(at) if at < wake => at,
+            _ => {
+                self.sample_wakes.expecting = expecting;
+                wake
+            }
+        }
+    }
+
+    /// When `samples` more 16 kHz samples will have reached the sinks, and whether that is
+    /// the clock's prediction (rather than a retry). The audio thread is never asked: frames
+    /// come a callback at a time, and the one that completes the need is delivered when the
+    /// device has captured its last frame, by the clock, plus the margin learnt. A wake that
+    /// finds it not yet delivered tries again a quarter of a callback later.
+    fn samples_due(&self, now: Instant, samples: u64, longest: Duration) -> (Instant, bool) {
+        let Some(callback) = self.callback_period() else {
+            return (now + FIRST_CALLBACK_POLL.min(longest), false);
+        };
+        let needed = self.frontend.frames_for_output(samples.max(1));
+        let held = self.supervisor.ring_len() as u64;
+        if needed <= held {
+            return (now, false);
+        }
+        let callback_frames = self.supervisor.frames_per_callback();
+        let callbacks = ((needed - held) as f64 / callback_frames).ceil();
+        let last = self.supervisor.frames_captured() + (callbacks * callback_frames).round() as u64;
+        match self.frontend.instant_of(last) {
+            Some(delivered) if delivered + self.sample_wakes.margin > now => {
+                (delivered + self.sample_wakes.margin, true)
+            }
+            // Overdue (or no clock yet): it comes with one of the next callbacks.
+            _ => (now + (callback / 4).clamp(MIN_SLEEP, longest), false),
+        }
+    }
+
+    /// When the running probe polls next, or a new one starts (see [`Probe`]).
+    fn probe_wake(&mut self, now: Instant) -> Option<Instant> {
+        if self.paused {
+            self.probe.waiting = None;
+            return None;
+        }
+        if let Some(waiting) = self.probe.waiting {
+            return Some(waiting.start.max(now + PROBE_STEP));
+        }
+        if self.probe.next_at.is_some_and(|at| now < at) {
+            return None;
+        }
+        let callback_frames = self.supervisor.frames_per_callback().round().max(1.0) as u64;
+        let captured = self.supervisor.frames_captured();
+        let predicted = self.frontend.instant_of(captured + callback_frames)?;
+        let start = predicted.checked_sub(self.probe.lead)?;
+        // Too close to tell the callback from one that already came: a later tick starts it.
+        if start < now + PROBE_STEP {
+            return None;
+        }
+        self.probe.waiting = Some(Waiting {
+            before: captured,
+            start,
+            polled: false,
+        });
+        self.probe.polls_left = ((self.probe.lead + PROBE_WINDOW).as_secs_f64()
+            / PROBE_STEP.as_secs_f64())
+        .ceil() as u32;
+        Some(start)
+    }
+
+    /// After a tick's drain (which observed the clock): ends the probe once its callback came.
+    fn probe_poll(&mut self, now: Instant) {
+        let Some(waiting) = self.probe.waiting else {
+            return;
+        };
+        let callback_came = self.supervisor.frames_captured() != waiting.before;
+        if !callback_came && now < waiting.start {
+            return; // a tick for other work, before the probe's first poll
+        }
+        let early = callback_came && !waiting.polled;
+        if early {
+            // It came before the first poll: the line is late by more than the lead (a
+            // stream's first observations can be), so start earlier, at once.
+            self.probe.lead = (self.probe.lead * 2).min(PROBE_MAX_LEAD);
+        } else if callback_came {
+            self.probe.lead = (self.probe.lead / 2).max(PROBE_MIN_LEAD);
+        }
+        self.probe.polls_left = self.probe.polls_left.saturating_sub(1);
+        if callback_came || self.probe.polls_left == 0 {
+            self.probe.waiting = None;
+            let every = if early {
+                Duration::ZERO
+            } else if self.frontend.clock_window_full() {
+                PROBE_EVERY
+            } else {
+                PROBE_EVERY_AT_FIRST
+            };
+            self.probe.next_at = Some(now + every);
+        } else {
+            self.probe.waiting = Some(Waiting {
+                polled: true,
+                ..waiting
+            });
+        }
+    }
+
     fn drain(&mut self, flush: bool) -> frontend::Drained {
+        self.supervisor.pump_input();
         let device = self.supervisor.device_count();
         let now = Instant::now();
         let ring = self.supervisor.ring();
@@ -161,9 +508,11 @@ impl Task {
             .drain(ring, device, now, flush, &mut self.sinks)
     }
 
-    /// The device runs on while paused: its clock is still observed, and the frames thrown
-    /// away leave a gap between the 16 kHz samples before and after the pause.
+    /// A device that runs on while paused (only PulseAudio's is stopped): its clock is still
+    /// observed, and the frames thrown away leave a gap between the 16 kHz samples before and
+    /// after the pause.
     fn discard_paused(&mut self, now: Instant) {
+        self.supervisor.pump_input();
         let device = self.supervisor.device_count();
         // Read after the count: the count's frames were all captured by then.
         self.frontend.observe(device.captured, Instant::now());
@@ -189,6 +538,9 @@ impl Task {
             return;
         }
         self.supervisor.install(opened, now);
+        if self.paused {
+            self.pause_device(now);
+        }
     }
 }
 

@@ -38,6 +38,18 @@ pub enum Boundary {
     Stop,
 }
 
+/// When a sink next has work that waits on the pipeline: the pipeline sleeps until the
+/// earliest, so it wakes a few dozen times a second instead of on a fixed fast timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// Nothing waits (the pipeline still wakes at its longest sleep).
+    Idle,
+    /// Wall-clock work at this moment (a level reading).
+    At(Instant),
+    /// Output that is complete once this many more 16 kHz samples arrive (a chunk).
+    AfterSamples(u64),
+}
+
 /// A consumer of the 16 kHz stream.
 pub trait Sink: Send + 'static {
     /// New audio. Never called while paused.
@@ -52,4 +64,9 @@ pub trait Sink: Send + 'static {
 
     /// The stream is interrupted or over: hand on what is pending.
     fn boundary(&mut self, _boundary: Boundary) {}
+
+    /// When it next needs the pipeline (see [`Due`]); asked after every tick.
+    fn due(&self) -> Due {
+        Due::Idle
+    }
 }

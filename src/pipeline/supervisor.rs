@@ -139,6 +139,21 @@ impl Supervisor {
         &mut self.ring
     }
 
+    pub fn count_wakeup(&self) {
+        self.counters.wakeups.fetch_add(1, Relaxed);
+    }
+
+    /// Frames waiting in the ring.
+    pub fn ring_len(&self) -> usize {
+        self.ring.occupied_len()
+    }
+
+    /// The device's average callback size so far, in frames (0 before the first).
+    pub fn frames_per_callback(&self) -> f64 {
+        let callbacks = self.capture_counters.callbacks.load(Relaxed);
+        self.frames_captured() as f64 / callbacks.max(1) as f64
+    }
+
     pub fn frames_captured(&self) -> u64 {
         self.capture_counters.frames_captured.load(Relaxed)
     }
@@ -182,6 +197,7 @@ impl Supervisor {
             self.counters.paused_ms.fetch_add(ms, Relaxed);
         }
         self.observed.last_paused_tick = Some(now);
+        self.counters.set_paused_tick(crate::time::wall_clock_ms());
         // Silence while paused is not the device's fault.
         self.observed.zeros_since = None;
         n as u64
@@ -189,7 +205,9 @@ impl Supervisor {
 
     /// After a drain of the ring.
     pub fn drained(&mut self, drained: Drained, now: Instant) {
-        self.observed.last_paused_tick = None;
+        if self.observed.last_paused_tick.take().is_some() {
+            self.counters.set_paused_tick(0.0);
+        }
         self.capture_counters
             .ring_fill
             .store(self.ring.occupied_len() as u64, Relaxed);
@@ -223,6 +241,27 @@ impl Supervisor {
             frames,
             duration_ms: frames as f64 * 1000.0 / rate as f64,
         }));
+    }
+
+    /// Pauses or resumes the device itself where the host can (see
+    /// [`InputHandle::set_paused`]); returns whether it did. Resuming restarts the stall
+    /// watch from `now`.
+    pub fn pause_input(&mut self, paused: bool, now: Instant) -> bool {
+        if !paused {
+            self.observed.last_callbacks = self.capture_counters.callbacks.load(Relaxed);
+            self.observed.last_progress = Some(now);
+        }
+        self.input
+            .as_mut()
+            .is_some_and(|input| input.set_paused(paused))
+    }
+
+    /// Lets an input that is read rather than called back take in what it received (see
+    /// [`InputHandle::pump`]).
+    pub fn pump_input(&mut self) {
+        if let Some(input) = self.input.as_mut() {
+            input.pump();
+        }
     }
 
     /// The stall watchdog: callbacks must keep arriving while the device runs.
@@ -346,10 +385,9 @@ impl Supervisor {
 
     /// Stops the input so that no frame arrives after the final drain. Dropping it joins
     /// cpal's thread (or the file reader): a blocking call, made off the runtime.
-    pub async fn stop_input(&mut self) {
-        if let Some(input) = self.input.take() {
-            let _ = tokio::task::spawn_blocking(move || drop(input)).await;
-        }
+    /// Blocking (joins the input's thread): the pipeline's own thread calls it.
+    pub fn stop_input(&mut self) {
+        drop(self.input.take());
         if let Some(pending) = self.reopening.pending.take() {
             pending.abort(); // a blocking open cannot be interrupted; its result is dropped
         }
@@ -357,6 +395,7 @@ impl Supervisor {
 
     /// The capture is over: `off`, without an event.
     pub fn off(&mut self) {
+        self.counters.set_paused_tick(0.0);
         self.state = DeviceState::Off;
         self.counters.set_device_state(DeviceState::Off);
     }

@@ -64,6 +64,9 @@ fn task_on_ring(
         control: Arc::new(Unpaused),
         events,
         paused: false,
+        device_paused: None,
+        probe: Default::default(),
+        sample_wakes: Default::default(),
     };
     (task, record)
 }
@@ -99,11 +102,9 @@ async fn every_frame_reaches_the_transport_at_44_1_khz() {
         0,
         None,
     );
-    let cancel = CancellationToken::new();
-    let pipeline = Pipeline {
-        cancel: cancel.clone(),
-        handle: tokio::spawn(task.run(Duration::from_millis(5), cancel)),
-    };
+    let pipeline = task
+        .start(tokio::runtime::Handle::current(), Duration::from_millis(5))
+        .unwrap();
     // 1.23 s of a 1 kHz sine, in callback-sized pieces, while the pipeline runs.
     let frames = 54_243;
     let signal: Vec<f32> = (0..frames)

@@ -130,7 +130,11 @@ impl CaptureConfig {
                 sinks.voice = VoiceOptions::parse(&Reader::new(
                     &CAPTURE,
                     &Value::Object(vec![("vad".into(), Value::Bool(true))]),
-                )?)?;
+                )?)?
+                .map(|voice| VoiceOptions {
+                    always: false,
+                    ..voice
+                });
             }
         }
         let client_id = o.text("clientId")?.unwrap_or_else(generated_client_id);

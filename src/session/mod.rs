@@ -28,12 +28,23 @@ use crate::transport::legacy::LegacyConnector;
 use crate::transport::v1::{V1Config, V1Connector};
 use crate::transport::{Connector, MessageHandler, ModeChoice, Route, Session};
 
-/// How often the pipeline wakes. Not a divisor of the usual 5 and 10 ms device periods: the
-/// timer fires on a 1 ms grid, and a tick locked in phase with the callbacks would see every
-/// period equally late, which the capture clock cannot tell from the device's own timing.
-/// Off the period, each second's ticks land at every 1 ms phase of it, and the earliest of
-/// them is less than 1 ms after a callback.
-const TICK: Duration = Duration::from_micros(5200);
+/// The longest the pipeline sleeps: its supervisor watches the device (stalls, zeros) and a
+/// paused capture discards what arrives at least this often. It wakes sooner whenever a sink's
+/// work is due (a chunk complete, a level reading).
+const MAX_SLEEP: Duration = Duration::from_millis(100);
+
+/// The runtime every capture in the process runs its async work on (the daemon links,
+/// reopening devices): one worker, so a chunk handed to the link wakes one thread instead of
+/// several (the default, one worker per core, made about three wake-ups of each). Nothing on
+/// it blocks: opening devices and writing files run on the blocking pool. The pipeline itself
+/// runs on a thread of its own (see `pipeline`).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("stt-capture-rt")
+        .enable_all()
+        .build()
+}
 
 /// Opens the input. Blocking: called off the runtime.
 pub trait Opener: Send + Sync + 'static {
@@ -111,16 +122,18 @@ pub async fn request_token(config: &TokenRequestConfig) -> Result<TokenGrant> {
     })
 }
 
-/// Requested state, set by `pause()`/`resume()`, read by the pipeline every tick; the
-/// pipeline acknowledges a change once its sinks have acted on it.
+/// Requested state, set by `pause()`/`resume()`, which wake the pipeline; the pipeline
+/// acknowledges a change once its sinks have acted on it.
 #[derive(Debug, Default)]
 pub struct ControlState {
     paused: AtomicBool,
+    changed: Arc<pipeline::Wakeup>,
     acted_on: Mutex<bool>,
     acted: Condvar,
 }
 
-/// The longest `pause()` waits for the pipeline to end an open utterance (a tick is 5 ms).
+/// The longest `pause()` waits for the pipeline to end an open utterance (it is woken at once
+/// and acts within a tick).
 const PAUSE_WAIT: Duration = Duration::from_millis(250);
 
 impl ControlState {
@@ -130,6 +143,8 @@ impl ControlState {
         if !running {
             return;
         }
+        // Kept if the pipeline is mid-tick: it then runs once more at once.
+        self.changed.poke();
         let acted = self.acted_on.lock().unwrap_or_else(|p| p.into_inner());
         let _ = self
             .acted
@@ -145,6 +160,10 @@ impl pipeline::Control for ControlState {
     fn acknowledge(&self, paused: bool) {
         *self.acted_on.lock().unwrap_or_else(|p| p.into_inner()) = paused;
         self.acted.notify_all();
+    }
+
+    fn changed(&self) -> Option<Arc<pipeline::Wakeup>> {
+        Some(self.changed.clone())
     }
 }
 
@@ -402,7 +421,7 @@ impl<C: Connector> Capture<C> {
             input: opened,
             reopen: self.reopen(&counters.capture),
             watch: self.watch(),
-            tick: TICK,
+            max_sleep: MAX_SLEEP,
             sinks: sinks::build(
                 &self.config.sinks,
                 SinkContext {

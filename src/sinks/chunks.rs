@@ -14,7 +14,7 @@ use crate::events::{ChunkReady, Event, EventKind, Events};
 use crate::options::parse::int;
 use crate::options::Reader;
 use crate::pipeline::clock::Timeline;
-use crate::pipeline::sink::{Block, Boundary, Sink};
+use crate::pipeline::sink::{Block, Boundary, Due, Sink};
 use crate::stats::PipelineCounters;
 
 /// `chunkMs`.
@@ -94,6 +94,15 @@ impl Sink for ChunkSink {
         chunker.push(block.samples, &mut |chunk| {
             emit(chunk, *timeline, daemon.as_ref(), counters, events)
         });
+    }
+
+    /// A chunk someone waits for (JS or the daemon) is due when its last sample arrives.
+    fn due(&self) -> Due {
+        if self.daemon.is_some() || self.events.wants(EventKind::Chunk) {
+            Due::AfterSamples(self.chunker.remaining() as u64)
+        } else {
+            Due::Idle
+        }
     }
 
     fn boundary(&mut self, boundary: Boundary) {

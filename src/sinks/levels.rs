@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::events::{Event, EventKind, Events, LevelReading};
 use crate::options::parse::int;
 use crate::options::Reader;
-use crate::pipeline::sink::{Block, Boundary, Sink};
+use crate::pipeline::sink::{Block, Boundary, Due, Sink};
 use crate::time::wall_clock_ms;
 
 /// `levelHz` and `spectrumBands`.
@@ -117,6 +117,14 @@ impl Sink for LevelSink {
             self.emit_silence();
         } else {
             self.emit_level();
+        }
+    }
+
+    /// Only a reading someone listens to is worth a wake-up.
+    fn due(&self) -> Due {
+        match self.next_at {
+            Some(at) if self.events.wants(EventKind::Level) => Due::At(at),
+            _ => Due::Idle,
         }
     }
 

@@ -34,6 +34,9 @@ const MAX_BLOCK: usize = 4096;
 pub struct VoiceOptions {
     pub endpoint: EndpointConfig,
     pub utterance: UtteranceConfig,
+    /// Score every frame, as `vad` asks. `false` when only `mode` turned it on: then frames
+    /// are scored only while something takes the result (see [`VoiceSink::wanted`]).
+    pub always: bool,
 }
 
 fn samples_of(ms: u32) -> usize {
@@ -68,6 +71,7 @@ impl VoiceOptions {
                 // a whole block was pushed.
                 lookback: (endpoint.min_speech_frames as usize + 3) * FRAME + MAX_BLOCK,
             },
+            always: true,
         }))
     }
 }
@@ -87,6 +91,9 @@ pub struct VoiceSink {
     timeline: Timeline,
     next_id: u64,
     out: Outputs,
+    always: bool,
+    /// Frames were scored at the last block (see [`Self::wanted`]).
+    scoring: bool,
 }
 
 impl VoiceSink {
@@ -113,7 +120,23 @@ impl VoiceSink {
                 daemon: context.daemon.clone(),
                 files,
             },
+            always: options.always,
+            scoring: true,
         }
+    }
+
+    /// Whether anything takes voice activity now: the detector costs about 0.1 % of a core,
+    /// which a capture that only streams to a realtime daemon should not pay.
+    fn wanted(&self) -> bool {
+        let out = &self.out;
+        self.always
+            || out.files.is_some()
+            || out.events.wants(EventKind::Voice)
+            || out.events.wants(EventKind::Utterance)
+            || out
+                .daemon
+                .as_ref()
+                .is_some_and(|d| d.accepts(Kind::Utterance))
     }
 
     fn voice(&mut self, speech: bool, sample: u64) {
@@ -170,6 +193,9 @@ impl VoiceSink {
                 break;
             }
             self.frame_len = 0;
+            if !self.scoring {
+                continue;
+            }
             let frame = start / FRAME as u64 - 1;
             self.probability = self.detector.predict_f32(&self.frame);
             let decided = self
@@ -251,6 +277,13 @@ struct Outputs {
 impl Sink for VoiceSink {
     fn push(&mut self, block: &Block<'_>) {
         self.timeline = block.timeline;
+        let wanted = self.wanted();
+        if wanted != self.scoring {
+            // Nothing took what it would have said since it stopped (or nothing will take
+            // it now): it starts again from silence here, as after a pause.
+            self.close(EndReason::Stop);
+            self.scoring = wanted;
+        }
         self.end = block.end_sample();
         let Self {
             utterances,
@@ -271,5 +304,91 @@ impl Sink for VoiceSink {
             Boundary::Stop => EndReason::Stop,
             Boundary::End => EndReason::End,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsp::resampler::StreamResampler;
+    use crate::events::EventSink;
+    use std::sync::atomic::AtomicBool;
+
+    /// Listeners that come and go.
+    #[derive(Default)]
+    struct Listening(AtomicBool);
+
+    impl EventSink for Listening {
+        fn wants(&self, kind: EventKind) -> bool {
+            kind == EventKind::Voice && self.0.load(Relaxed)
+        }
+        fn emit(&self, _event: Event) -> u64 {
+            0
+        }
+    }
+
+    fn speech_16k() -> Vec<f32> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/speech.wav");
+        let mut reader = hound::WavReader::open(path).unwrap();
+        let rate = reader.spec().sample_rate;
+        let input: Vec<f32> = reader
+            .samples::<i16>()
+            .map(|s| s.unwrap() as f32 / 32768.0)
+            .collect();
+        let mut out = Vec::new();
+        let mut resampler = StreamResampler::new(rate).unwrap();
+        resampler.process(&input, &mut |s| out.extend_from_slice(s));
+        out
+    }
+
+    #[test]
+    fn turned_on_by_mode_alone_it_scores_only_while_something_takes_the_result() {
+        let options = crate::value::fields(&[("vad", crate::value::Value::Bool(true))]);
+        let reader = crate::options::Reader::new(&crate::options::table::CAPTURE, &options);
+        let mut options = VoiceOptions::parse(&reader.unwrap()).unwrap().unwrap();
+        options.always = false;
+        let listening = Arc::new(Listening::default());
+        let counters = Arc::new(crate::stats::PipelineCounters::default());
+        let context = SinkContext {
+            events: Events::new(listening.clone(), Arc::default()),
+            counters: counters.clone(),
+            daemon: None,
+            record: crate::sinks::record::channel().1,
+            utterance_files: None,
+        };
+        let mut sink = VoiceSink::new(&options, &context, None);
+        let speech = speech_16k();
+        let mut start = 0u64;
+        let mut feed = |sink: &mut VoiceSink| {
+            for block in speech.chunks(160) {
+                sink.push(&Block {
+                    samples: block,
+                    start_sample: start,
+                    timeline: Timeline::default(),
+                    clipped: false,
+                });
+                start += block.len() as u64;
+            }
+        };
+        let frames = speech.len() / FRAME;
+        feed(&mut sink);
+        assert_eq!(counters.vad_frames.load(Relaxed), 0, "nobody listens");
+        listening.0.store(true, Relaxed);
+        feed(&mut sink);
+        let scored = counters.vad_frames.load(Relaxed);
+        assert!(scored.abs_diff(frames as u64) <= 1, "{scored} of {frames}");
+        assert!(counters.speech_samples.load(Relaxed) > 0, "it heard speech");
+        listening.0.store(false, Relaxed);
+        feed(&mut sink);
+        assert_eq!(
+            counters.vad_frames.load(Relaxed),
+            scored,
+            "nobody listens again"
+        );
+        // `vad` given: always.
+        options.always = true;
+        let mut sink = VoiceSink::new(&options, &context, None);
+        feed(&mut sink);
+        assert_eq!(counters.vad_frames.load(Relaxed), scored + frames as u64);
     }
 }

@@ -7,12 +7,12 @@
 use std::io;
 use std::path::PathBuf;
 
-use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
-use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
+use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 use tokio_util::task::AbortOnDropHandle;
 
 use super::codec::codec;
@@ -26,6 +26,9 @@ const SUBSCRIBED_EVENTS: &[&str] = &["realtime_transcription"];
 /// Replies are read one request at a time; a daemon that sends more than asked for fills
 /// this and then waits, instead of growing memory.
 const REPLY_QUEUE: usize = 4;
+/// The request buffer is kept for the next request up to this size (a chunk's is about
+/// 20 KB); the rare long utterance's is freed after use.
+const KEEP_FRAME_BUFFER: usize = 1 << 20;
 
 pub struct LegacyConnector {
     path: PathBuf,
@@ -92,7 +95,8 @@ impl Connector for LegacyConnector {
             self.path.display().to_string(),
         ));
         let mut session = LegacySession {
-            writer: FramedWrite::new(write, codec()),
+            writer: write,
+            frame: Vec::new(),
             replies,
             _reader: AbortOnDropHandle::new(reader),
             client_id: self.client_id.clone(),
@@ -101,9 +105,9 @@ impl Connector for LegacyConnector {
             route: self.route,
             language: self.language.clone(),
         };
-        session
-            .call(Request::subscribe(SUBSCRIBED_EVENTS, CLIENT_NAME).to_json()?)
-            .await?;
+        let mut frame = Vec::new();
+        Request::subscribe(SUBSCRIBED_EVENTS, CLIENT_NAME).write_frame(&mut frame)?;
+        session.call(frame).await?;
         if self.route == Route::Stream {
             session.start_realtime().await?;
         }
@@ -112,7 +116,9 @@ impl Connector for LegacyConnector {
 }
 
 pub struct LegacySession {
-    writer: FramedWrite<OwnedWriteHalf, LengthDelimitedCodec>,
+    writer: OwnedWriteHalf,
+    /// The next request's frame, reused (see [`Request::write_frame`]).
+    frame: Vec<u8>,
     replies: mpsc::Receiver<Result<Response>>,
     /// Dropping the session stops its reader.
     _reader: AbortOnDropHandle<()>,
@@ -131,9 +137,9 @@ impl LegacySession {
         }
     }
 
-    /// Sends one encoded request and checks its reply. Taking the bytes, not a `Request`
-    /// borrowing `self`, lets callers encode from `self.client_id` without cloning it.
-    async fn call(&mut self, body: Vec<u8>) -> Result<Response> {
+    /// Sends one encoded frame and checks its reply; keeps the frame's buffer for the next
+    /// (callers take it with `std::mem::take(&mut self.frame)`).
+    async fn call(&mut self, frame: Vec<u8>) -> Result<Response> {
         // Anything already waiting is a reply to nothing, or the reader's reason for stopping.
         match self.replies.try_recv() {
             Ok(Ok(_)) => {
@@ -145,10 +151,11 @@ impl LegacySession {
             Err(mpsc::error::TryRecvError::Disconnected) => return Err(self.closed()),
             Err(mpsc::error::TryRecvError::Empty) => {}
         }
-        self.writer
-            .send(Bytes::from(body))
-            .await
-            .map_err(|e| classify_io(e, &self.path))?;
+        let written = self.writer.write_all(&frame).await;
+        if frame.capacity() <= KEEP_FRAME_BUFFER {
+            self.frame = frame;
+        }
+        written.map_err(|e| classify_io(e, &self.path))?;
         match self.replies.recv().await {
             Some(Ok(response)) => response.into_result(),
             Some(Err(e)) => Err(e),
@@ -157,15 +164,18 @@ impl LegacySession {
     }
 
     async fn start_realtime(&mut self) -> Result<()> {
-        let body = Request::start_realtime(&self.client_id, self.sample_rate).to_json()?;
-        self.call(body).await.map(drop)
+        let mut frame = std::mem::take(&mut self.frame);
+        Request::start_realtime(&self.client_id, self.sample_rate).write_frame(&mut frame)?;
+        self.call(frame).await.map(drop)
     }
 }
 
 impl Session for LegacySession {
     async fn send_chunk(&mut self, samples: &[f32]) -> Result<()> {
-        let body = Request::realtime_audio(&self.client_id, samples, self.sample_rate).to_json()?;
-        self.call(body).await.map(drop)
+        let mut frame = std::mem::take(&mut self.frame);
+        Request::realtime_audio(&self.client_id, samples, self.sample_rate)
+            .write_frame(&mut frame)?;
+        self.call(frame).await.map(drop)
     }
 
     async fn broken(&mut self) -> Error {
@@ -193,14 +203,15 @@ impl Session for LegacySession {
     }
 
     async fn transcribe(&mut self, samples: &[f32]) -> Result<String> {
-        let body = Request::transcribe(
+        let mut frame = std::mem::take(&mut self.frame);
+        Request::transcribe(
             &self.client_id,
             samples,
             self.sample_rate,
             self.language.as_deref(),
         )
-        .to_json()?;
-        let reply = self.call(body).await?;
+        .write_frame(&mut frame)?;
+        let reply = self.call(frame).await?;
         Ok(reply.transcription.unwrap_or_default())
     }
 }

@@ -69,8 +69,22 @@ impl<'a> Request<'a> {
         }
     }
 
+    #[cfg(test)]
     pub fn to_json(&self) -> Result<Vec<u8>> {
         serde_json::to_vec(self).map_err(|e| Error::Internal(format!("cannot encode request: {e}")))
+    }
+
+    /// The whole frame (length prefix, then the JSON) into `frame`, replacing what it held:
+    /// one buffer reused for every chunk, instead of a new one grown by doubling and then
+    /// copied again behind its prefix.
+    pub fn write_frame(&self, frame: &mut Vec<u8>) -> Result<()> {
+        frame.clear();
+        frame.extend_from_slice(&[0; 8]);
+        serde_json::to_writer(&mut *frame, self)
+            .map_err(|e| Error::Internal(format!("cannot encode request: {e}")))?;
+        let len = (frame.len() - 8) as u64;
+        frame[..8].copy_from_slice(&len.to_be_bytes());
+        Ok(())
     }
 }
 
@@ -156,6 +170,12 @@ mod tests {
             json,
             r#"{"command":"realtime_audio","client_id":"c","audio_data":[0.0,0.5,-0.25],"sample_rate":16000}"#
         );
+        let mut frame = b"left over".to_vec();
+        Request::realtime_audio("c", &audio, 16_000)
+            .write_frame(&mut frame)
+            .unwrap();
+        assert_eq!(&frame[..8], &(json.len() as u64).to_be_bytes());
+        assert_eq!(&frame[8..], json.as_bytes());
         let json = String::from_utf8(
             Request::subscribe(&["realtime_transcription"], "x")
                 .to_json()
