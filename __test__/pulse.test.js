@@ -51,13 +51,14 @@ test('with a PulseAudio server, the default is its native host; the monitor is l
   assert.equal(m.framesDropped, 0)
   // f32: the stream of our libpulse reader (the server converts), not cpal's (i16 here).
   assert.match(m.device, /^48000 Hz 2 ch f32$/)
-  // Steady 10 ms fragments, not the server's default 2 s bursts, and no gaps: over 2 s, within
-  // two fragments of every frame (cpal's host lost 0.5 % here, unseen, with 20 ms fragments).
-  assert.ok(m.ringHighWater <= 4800, `ring high water ${m.ringHighWater} frames`)
-  assert.ok(Math.abs(m.framesPerSecond - 48000) <= 480, `${m.framesPerSecond} frames/s`)
+  // Steady 10 ms fragments, not the server's default 2 s bursts (the pipeline takes them in
+  // at least once per chunk), and no gaps: within 0.25 % of every frame (cpal's stream lost
+  // 0.5 % here, unseen, with 20 ms fragments).
+  assert.ok(m.ringHighWater <= 4800 + 960, `ring high water ${m.ringHighWater} frames`)
+  assert.ok(Math.abs(m.framesPerSecond - 48000) <= 120, `${m.framesPerSecond} frames/s`)
   // A 0.5 sine: RMS 0.354 = -9.03 dBFS (pulse may convert to 16-bit: ±0.1 dB).
   assert.ok(Math.abs(m.rmsDbfs - -9.03) < 0.2, `rms ${m.rmsDbfs} dBFS`)
-  console.log(`# pulseaudio host: ${m.device}, ${m.callbacksPerSecond.toFixed(0)} callbacks/s, CPU ${m.cpuPercent.toFixed(2)} % (started in ${m.startMs} ms)`)
+  console.log(`# pulseaudio host: ${m.device}, ${m.framesPerSecond.toFixed(1)} frames/s (${m.chunksSeen} reads), ring high water ${m.ringHighWater}, CPU ${m.cpuPercent.toFixed(2)} % (started in ${m.startMs} ms)`)
 })
 
 test("host: 'alsa' goes through ALSA's pulse plugin to the same server", { skip }, async () => {
@@ -116,9 +117,11 @@ test('a PulseAudio server that goes away is a lost device: an error with a code,
 test('a paused capture corks its PulseAudio stream: no audio and about one wake-up a second; resume() brings fresh audio at once', { skip }, async () => {
   const code = `
     const { AudioCapture } = require(${JSON.stringify(path.join(__dirname, '..', 'index.js'))})
+    const { frameRate } = require(${JSON.stringify(path.join(__dirname, 'harness', 'rate.js'))})
     const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
     ;(async () => {
       const capture = new AudioCapture({ daemon: false })
+      const rate = frameRate(capture)
       const chunks = []
       const errors = []
       capture.on('chunk', (c) => chunks.push(c)).on('error', (e) => errors.push(e.code))
@@ -132,7 +135,10 @@ test('a paused capture corks its PulseAudio stream: no audio and about one wake-
         const b = capture.stats()
         return { frames: b.framesCaptured - a.framesCaptured, wakeups: b.pipelineWakeups - a.pipelineWakeups }
       }
+      rate.on()
       const running = await measure(2000)
+      rate.off()
+      running.framesPerSecond = rate.framesPerSecond()
       const pausedAt = Date.now()
       capture.pause()
       await sleep(300)
@@ -157,9 +163,10 @@ test('a paused capture corks its PulseAudio stream: no audio and about one wake-
   assert.deepEqual(m.errors, [])
   assert.equal(m.framesDropped, 0)
   // Running: 2 s of 48 kHz, read on the pipeline's own wake-ups (no thread of ours per
-  // fragment), about once per chunk.
-  assert.ok(Math.abs(m.running.frames - 96000) <= 1920, `${m.running.frames} frames in 2 s`)
-  assert.ok(m.running.wakeups >= 19 && m.running.wakeups <= 40, `${m.running.wakeups} wake-ups in 2 s`)
+  // fragment), about once per chunk; more when the server's deliveries come in bursts, which
+  // the null sink's sometimes do (cpal's stream woke its two threads 300-700 times a second).
+  assert.ok(Math.abs(m.running.framesPerSecond - 48000) <= 120, `${m.running.framesPerSecond} frames/s`)
+  assert.ok(m.running.wakeups >= 19 && m.running.wakeups <= 50, `${m.running.wakeups} wake-ups in 2 s`)
   // Corked: what was on its way at most, and the longest sleep between wake-ups.
   assert.ok(m.paused.frames <= 1920, `${m.paused.frames} frames while paused`)
   assert.ok(m.paused.wakeups <= 6, `${m.paused.wakeups} wake-ups in 3 s paused`)

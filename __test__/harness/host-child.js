@@ -2,6 +2,7 @@
 // Captures for a while on one audio host and reports what it measured (for the PulseAudio
 // test and `npm run bench:hosts`). argv: host ('' = default), warm-up ms, measured ms.
 const { AudioCapture } = require('../../index.js')
+const { frameRate } = require('./rate.js')
 
 const [host, warmupMs, measureMs] = [process.argv[2], Number(process.argv[3] ?? 1500), Number(process.argv[4] ?? 3000)]
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
@@ -11,6 +12,7 @@ async function main() {
   const levels = []
   const errors = []
   capture.on('level', (l) => levels.push(l)).on('error', (e) => errors.push(e.code))
+  const rate = frameRate(capture)
   const t0 = performance.now()
   await capture.startCapture()
   const startMs = performance.now() - t0
@@ -22,9 +24,9 @@ async function main() {
   const cpu0 = process.cpuUsage()
   const w0 = performance.now()
   const levelsBefore = levels.length
-  const frames0 = capture.stats().framesCaptured
+  rate.on()
   await sleep(measureMs)
-  const frames = capture.stats().framesCaptured - frames0
+  rate.off()
   const cpu = process.cpuUsage(cpu0)
   const wall = performance.now() - w0
   const s = capture.stats()
@@ -40,11 +42,22 @@ async function main() {
       cpuPercent: ((cpu.user + cpu.system) / 1000 / wall) * 100,
       callbacksPerSecond: s.callbacks / ((performance.now() - t0) / 1000),
       rmsDbfs: mean(measured.map((l) => l.rmsDbfs)),
-      framesPerSecond: frames / (wall / 1000),
+      framesPerSecond: rate.framesPerSecond(),
+      chunksSeen: rate.count(),
       ringHighWater: s.ringHighWater,
       framesDropped: s.framesDropped,
       errors,
     })}\n`,
   )
 }
+/** Least-squares slope of y over x for [x, y] pairs. */
+function slope(points) {
+  const n = points.length
+  const mx = points.reduce((a, [x]) => a + x, 0) / n
+  const my = points.reduce((a, [, y]) => a + y, 0) / n
+  const sxy = points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0)
+  const sxx = points.reduce((a, [x]) => a + (x - mx) ** 2, 0)
+  return sxy / sxx
+}
+
 main()

@@ -112,6 +112,16 @@ impl InputHandle {
         }
     }
 
+    /// Frames the input delivers at a time when it knows (PulseAudio's fragments); `None`:
+    /// as many as its callbacks bring on average.
+    pub fn frames_per_delivery(&self) -> Option<u64> {
+        match self {
+            #[cfg(target_os = "linux")]
+            InputHandle::Pulse(input) => Some(input.fragment_frames()),
+            InputHandle::Device(_) | InputHandle::File(_) => None,
+        }
+    }
+
     /// Reads what an input that is read rather than called back (PulseAudio) has received
     /// since the last call; the pipeline calls it before every drain. Never blocks.
     pub fn pump(&mut self) {

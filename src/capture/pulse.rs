@@ -95,6 +95,7 @@ struct Api {
     stream_disconnect: unsafe extern "C" fn(Ptr) -> c_int,
     stream_unref: unsafe extern "C" fn(Ptr),
     stream_cork: unsafe extern "C" fn(Ptr, c_int, *const c_void, *const c_void) -> Ptr,
+    stream_get_buffer_attr: unsafe extern "C" fn(Ptr) -> *const BufferAttr,
     operation_unref: unsafe extern "C" fn(Ptr),
     strerror: unsafe extern "C" fn(c_int) -> *const c_char,
     /// Keeps the functions above mapped.
@@ -134,6 +135,7 @@ impl Api {
                 stream_disconnect: get!(b"pa_stream_disconnect\0"),
                 stream_unref: get!(b"pa_stream_unref\0"),
                 stream_cork: get!(b"pa_stream_cork\0"),
+                stream_get_buffer_attr: get!(b"pa_stream_get_buffer_attr\0"),
                 operation_unref: get!(b"pa_operation_unref\0"),
                 strerror: get!(b"pa_strerror\0"),
                 _library: library,
@@ -257,9 +259,18 @@ pub struct PulseInput {
     /// The server or the source went away (reported once): nothing more is read.
     gone: bool,
     status: Arc<InputStatus>,
+    /// Frames in each fragment, as the server granted it.
+    fragment_frames: u64,
 }
 
 impl PulseInput {
+    /// Frames the server sends at a time: what the pipeline expects to arrive together
+    /// (a pump counts each piece it takes as a callback, and takes several fragments at once
+    /// when they are contiguous, so the average of those is no guide).
+    pub fn fragment_frames(&self) -> u64 {
+        self.fragment_frames
+    }
+
     /// Corks the stream (the server stops sending) or uncorks it.
     pub fn set_corked(&mut self, corked: bool) {
         if corked == self.corked || self.gone {
@@ -400,7 +411,16 @@ pub fn start(
             PA_ERR_NOENTITY | PA_ERR_CONNECTIONREFUSED => Error::NoDevice(why(code)),
             _ => Error::Device(why(code)),
         })?;
+    // SAFETY: a ready stream; the attributes live as long as the stream and are read at once.
+    let granted = unsafe { (api.stream_get_buffer_attr)(connection.stream).as_ref() }
+        .map_or(0, |attr| attr.fragsize);
+    let frame_bytes = 4 * channels as u64;
+    let fragment_frames = match granted as u64 / frame_bytes {
+        0 => bytes_of_ms(FRAGMENT_MS, rate, channels) as u64 / frame_bytes,
+        frames => frames,
+    };
     Ok(PulseInput {
+        fragment_frames,
         connection,
         processor: Processor::<f32>::new(channels as usize, producer, counters),
         channels: channels as usize,

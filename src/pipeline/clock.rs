@@ -208,12 +208,6 @@ impl CaptureClock {
         Some(self.origin + Duration::from_secs_f64(ms / 1000.0))
     }
 
-    /// Whether the fit's window is full: before, its thirds hold few seconds, and each needs
-    /// an observation taken close behind a callback.
-    pub fn window_full(&self) -> bool {
-        self.len == WINDOW
-    }
-
     /// The device's rate error against the system clock in ppm (positive: the device runs
     /// fast), once two seconds have been fitted.
     pub fn rate_error_ppm(&self) -> Option<f64> {

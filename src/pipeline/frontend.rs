@@ -103,11 +103,6 @@ impl Frontend {
         self.clock.instant_of(frames_captured)
     }
 
-    /// See [`CaptureClock::window_full`].
-    pub fn clock_window_full(&self) -> bool {
-        self.clock.window_full()
-    }
-
     /// Tells the clock the device's frame count at `now` (drains do it themselves; a paused
     /// capture calls this, since the device runs on).
     pub fn observe(&mut self, frames_captured: u64, now: Instant) {

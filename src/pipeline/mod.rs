@@ -139,10 +139,11 @@ const FIRST_CALLBACK_POLL: Duration = Duration::from_millis(5);
 const PAUSED_SLEEP: Duration = Duration::from_secs(1);
 /// How often the capture clock is given an observation taken close behind a callback. The
 /// clock fits its line to the earliest observations of the first and last thirds of its
-/// 32 s window, so once the window is full a good one every few seconds is enough; while it
-/// fills (a stream's first 32 s), its thirds are short and each second wants one.
+/// 32 s window, so a good one every few seconds is enough. A device whose deliveries scatter
+/// by more than a probe's window (the margin learnt says so) is probed seldom: its probes
+/// mostly give up, and its line cannot be sharper than its scatter anyway.
 const PROBE_EVERY: Duration = Duration::from_secs(2);
-const PROBE_EVERY_AT_FIRST: Duration = Duration::from_millis(500);
+const PROBE_EVERY_SCATTERED: Duration = Duration::from_secs(8);
 /// A probe's polls, this far apart: the lateness of its observation is at most this (plus
 /// the scheduler's).
 const PROBE_STEP: Duration = Duration::from_micros(150);
@@ -154,8 +155,9 @@ const PROBE_MAX_LEAD: Duration = Duration::from_millis(20);
 const PROBE_WINDOW: Duration = Duration::from_millis(1);
 /// Added to the clock's prediction of when a callback delivers what a sink waits for: the
 /// line is the earliest a callback comes, and most come a little later. Learnt: a wake
-/// that finds its samples missing adds [`MARGIN_UP`], one that finds them takes off
-/// [`MARGIN_DOWN`], so about one wake in eleven is early and retries.
+/// that finds its samples missing adds [`MARGIN_UP`] (up to two callbacks), a predicted one
+/// that finds them takes off [`MARGIN_DOWN`], so about one wake in eleven is early and
+/// retries.
 const MARGIN_START: Duration = Duration::from_micros(500);
 const MARGIN_UP: Duration = Duration::from_micros(500);
 const MARGIN_DOWN: Duration = Duration::from_micros(50);
@@ -200,8 +202,17 @@ impl Default for Probe {
 #[derive(Debug)]
 struct SampleWakes {
     margin: Duration,
-    /// The tick now due was planned for the sinks to have this many 16 kHz samples.
-    expecting: Option<u64>,
+    /// The tick now due is for the sinks to have this many 16 kHz samples.
+    expecting: Option<Expecting>,
+    /// Wakes in a row that found the samples missing.
+    misses: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Expecting {
+    samples: u64,
+    /// The clock's prediction (plus the margin), not a retry after an early wake.
+    predicted: bool,
 }
 
 impl Default for SampleWakes {
@@ -209,21 +220,34 @@ impl Default for SampleWakes {
         Self {
             margin: MARGIN_START,
             expecting: None,
+            misses: 0,
         }
     }
 }
 
 impl SampleWakes {
-    /// After a tick's drain: whether the samples planned for came, and what that teaches.
+    /// After a tick's drain: whether the samples waited for came, and what that teaches. Every
+    /// wake that finds them missing (a retry too) widens the margin, so a device whose
+    /// deliveries come late often costs retries only until the margin covers them.
     fn learn(&mut self, samples_out: u64, callback: Duration) {
         let Some(expected) = self.expecting.take() else {
             return;
         };
-        self.margin = if samples_out >= expected {
-            self.margin.saturating_sub(MARGIN_DOWN)
-        } else {
-            (self.margin + MARGIN_UP).min(callback)
-        };
+        if samples_out < expected.samples {
+            self.margin = (self.margin + MARGIN_UP).min(callback * 2);
+            self.misses = self.misses.saturating_add(1);
+            return;
+        }
+        if expected.predicted {
+            self.margin = self.margin.saturating_sub(MARGIN_DOWN);
+        }
+        self.misses = 0;
+    }
+
+    /// How long after an early wake to look again: a quarter of a callback, doubling with
+    /// each miss in a row up to a whole one (a device that delivers in bursts).
+    fn retry_after(&self, callback: Duration) -> Duration {
+        callback / 4 * (1 << self.misses.min(2))
     }
 }
 
@@ -388,10 +412,13 @@ impl Task {
                 Due::At(at) => wake = wake.min(at),
                 Due::AfterSamples(_) if self.paused => {}
                 Due::AfterSamples(samples) => {
-                    let (at, planned) = self.samples_due(now, samples, longest);
+                    let (at, predicted) = self.samples_due(now, samples, longest);
                     if at < wake {
                         wake = at;
-                        expecting = planned.then(|| self.frontend.samples_out() + samples);
+                        expecting = Some(Expecting {
+                            samples: self.frontend.samples_out() + samples,
+                            predicted,
+                        });
                     }
                 }
             }
@@ -428,7 +455,13 @@ impl Task {
                 (delivered + self.sample_wakes.margin, true)
             }
             // Overdue (or no clock yet): it comes with one of the next callbacks.
-            _ => (now + (callback / 4).clamp(MIN_SLEEP, longest), false),
+            _ => (
+                now + self
+                    .sample_wakes
+                    .retry_after(callback)
+                    .clamp(MIN_SLEEP, longest),
+                false,
+            ),
         }
     }
 
@@ -485,10 +518,10 @@ impl Task {
             self.probe.waiting = None;
             let every = if early {
                 Duration::ZERO
-            } else if self.frontend.clock_window_full() {
-                PROBE_EVERY
+            } else if self.sample_wakes.margin > PROBE_WINDOW {
+                PROBE_EVERY_SCATTERED
             } else {
-                PROBE_EVERY_AT_FIRST
+                PROBE_EVERY
             };
             self.probe.next_at = Some(now + every);
         } else {

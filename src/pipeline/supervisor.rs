@@ -148,10 +148,17 @@ impl Supervisor {
         self.ring.occupied_len()
     }
 
-    /// The device's average callback size so far, in frames (0 before the first).
+    /// Frames the device delivers at a time: what its input says, else its average callback
+    /// so far (0 before the first).
     pub fn frames_per_callback(&self) -> f64 {
         let callbacks = self.capture_counters.callbacks.load(Relaxed);
-        self.frames_captured() as f64 / callbacks.max(1) as f64
+        if callbacks == 0 {
+            return 0.0;
+        }
+        match self.input.as_ref().and_then(|i| i.frames_per_delivery()) {
+            Some(frames) => frames as f64,
+            None => self.frames_captured() as f64 / callbacks as f64,
+        }
     }
 
     pub fn frames_captured(&self) -> u64 {
