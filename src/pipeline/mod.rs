@@ -137,6 +137,9 @@ const MIN_SLEEP: Duration = Duration::from_millis(1);
 const FIRST_CALLBACK_POLL: Duration = Duration::from_millis(5);
 /// The longest sleep while the device itself is stopped for a pause.
 const PAUSED_SLEEP: Duration = Duration::from_secs(1);
+/// The longest sleep while paused with a device that runs on: its audio is discarded this
+/// often (the ring holds 2 s), and the stall watch looks this often.
+const PAUSED_RUNNING_SLEEP: Duration = Duration::from_millis(500);
 /// How often the capture clock is given an observation taken close behind a callback. The
 /// clock fits its line to the earliest observations of the first and last thirds of its
 /// 32 s window, so a good one every few seconds is enough. A device whose deliveries scatter
@@ -301,6 +304,8 @@ impl Task {
             // A stopped device has nothing to watch; pause() and resume() wake the loop.
             let longest = if self.device_paused.is_some() {
                 PAUSED_SLEEP
+            } else if self.paused {
+                PAUSED_RUNNING_SLEEP.max(longest)
             } else {
                 longest
             };
