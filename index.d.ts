@@ -702,8 +702,8 @@ export interface CaptureStats {
   framesPaused: number
   /**
    * How far the device's clock runs from the system's, in ppm (positive: fast), as the
-   * capture clock estimates it; 0 in a stream's first two seconds. Timestamps follow the
-   * device either way: this shows a drifting device.
+   * capture clock estimates it; 0 until its fit spans 4 s (a stream's first 6–8 s).
+   * Timestamps follow the device either way: this shows a drifting device.
    */
   deviceClockPpm: number
   /**

@@ -40,15 +40,20 @@ async function wakeupsPerSecond(capture, ms) {
   return (b.pipelineWakeups - a.pipelineWakeups) / seconds
 }
 
-test('the pipeline wakes about once per chunk, and once more per level a listener takes; a stopped capture never', async () => {
+test('the pipeline wakes about once per chunk (after the clock\'s first two seconds), and once more per level a listener takes; a stopped capture never', async () => {
   await feed({ type: 'sine', freq: 440, amplitude: 0.5 })
   const capture = new AudioCapture({ daemon: false, levelHz: 30 })
   let chunks = 0
   capture.on('chunk', () => chunks++)
   await capture.startCapture()
-  await sleep(1000) // the first callbacks, and the clock's first fit
-  // 10 chunks a second, the clock's probe (a few polls every 2 s) and the odd early wake
-  // that tries again: a fixed 5 ms timer would make 200.
+  // The stream's first two seconds: the pipeline looks after every callback (5 ms here), so
+  // that the capture clock's first seconds hold observations close behind callbacks.
+  await sleep(2500)
+  const warmUp = capture.stats()
+  assert.ok(warmUp.pipelineWakeups >= 300 && warmUp.pipelineWakeups <= 600, `${warmUp.pipelineWakeups} wake-ups in the first 2.5 s`)
+  // Then 10 chunks a second, the clock's probe (a few polls every second for its first
+  // 12 s, every 2 s after) and the odd early wake that tries again: a fixed 5 ms timer
+  // would make 200.
   const chunksOnly = await wakeupsPerSecond(capture, 3000)
   assert.ok(chunksOnly >= 9.5 && chunksOnly <= 20, `${chunksOnly.toFixed(1)} wake-ups/s with only a chunk listener`)
 
@@ -67,7 +72,7 @@ test('the pipeline wakes about once per chunk, and once more per level a listene
   await sleep(1200)
   const paused = await wakeupsPerSecond(capture, 2000)
   assert.ok(paused <= 3, `${paused.toFixed(1)} wake-ups/s while paused`)
-  console.log(`# pipeline wake-ups/s: ${chunksOnly.toFixed(1)} (chunks), ${withLevels.toFixed(1)} (and levels), ${paused.toFixed(1)} (paused)`)
+  console.log(`# pipeline wake-ups: ${warmUp.pipelineWakeups} in the first 2.5 s; per second after: ${chunksOnly.toFixed(1)} (chunks), ${withLevels.toFixed(1)} (and levels), ${paused.toFixed(1)} (paused)`)
   const chunksAtResume = chunks
   capture.resume()
   await until(() => chunks >= chunksAtResume + 5, 2000, 'chunks after resume')

@@ -41,6 +41,7 @@ async function main() {
       if (truth === undefined) continue
       offsets.push({ atMs: c.capturedAtMs - first, errorMs: c.capturedAtMs - truth })
     }
+    if (process.env.CLOCK_DUMP) require('node:fs').writeFileSync(`${process.env.CLOCK_DUMP}-${ppm}.json`, JSON.stringify(offsets))
     const settled = offsets.filter((o) => o.atMs >= SETTLE_MS).map((o) => o.errorMs)
     summary = {
       ppm,
@@ -48,6 +49,8 @@ async function main() {
       settledChunks: settled.length,
       minErrorMs: Math.min(...settled),
       maxErrorMs: Math.max(...settled),
+      // When the worst settled chunk was captured (ms into the stream), for a failure's story.
+      maxErrorAtMs: Math.round(offsets.filter((o) => o.atMs >= SETTLE_MS).reduce((w, o) => (o.errorMs > w.errorMs ? o : w), { errorMs: -Infinity }).atMs),
       ...(() => {
         const sorted = [...settled].sort((a, b) => a - b)
         const q = (p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]

@@ -134,8 +134,8 @@ pub struct CaptureStats {
     /// Device frames discarded while paused (included in `framesCaptured`).
     pub frames_paused: f64,
     /// How far the device's clock runs from the system's, in ppm (positive: fast), as the
-    /// capture clock estimates it; 0 in a stream's first two seconds. Timestamps follow the
-    /// device either way: this shows a drifting device.
+    /// capture clock estimates it; 0 until its fit spans 4 s (a stream's first 6–8 s).
+    /// Timestamps follow the device either way: this shows a drifting device.
     pub device_clock_ppm: f64,
     /// Times the pipeline woke to move audio from the device to the sinks: about one per
     /// chunk plus a few a second (levels, when listened to, add theirs). The CPU a capture

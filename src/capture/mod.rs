@@ -112,6 +112,16 @@ impl InputHandle {
         }
     }
 
+    /// Whether the input is read on the pipeline's wake-ups ([`Self::pump`]) rather than
+    /// calling back on a thread of its own: its frame count then changes only when pumped.
+    pub fn is_pumped(&self) -> bool {
+        match self {
+            #[cfg(target_os = "linux")]
+            InputHandle::Pulse(_) => true,
+            InputHandle::Device(_) | InputHandle::File(_) => false,
+        }
+    }
+
     /// Frames the input delivers at a time when it knows (PulseAudio's fragments); `None`:
     /// as many as its callbacks bring on average.
     pub fn frames_per_delivery(&self) -> Option<u64> {

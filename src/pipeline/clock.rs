@@ -7,7 +7,7 @@
 //! of ppm off their nominal rate (a line of nominal slope, as a plain minimum gives, falls a
 //! further 0.36 s behind a 100 ppm slow device every hour). The observations are reduced to the
 //! earliest one per second, and the line is fitted under those of the last [`WINDOW`] seconds
-//! (see [`fit_under`]); until two seconds are seen it has the nominal rate. New observations
+//! (see [`fit_under`]); until they span [`MIN_FIT_SECONDS`] it has the nominal rate. New observations
 //! below the line move it down at once.
 
 use std::time::{Duration, Instant};
@@ -22,6 +22,12 @@ pub const WINDOW: usize = 32;
 /// A second whose earliest observation lies this far above the line means the device lost
 /// time (an overrun, a host that restarted its stream): the fit starts again from it.
 const JUMP_MS: f64 = 20.0;
+/// The shortest span of device time a fitted slope is measured over. Over one second, 2 ms
+/// of lateness in one observation (a loaded machine) is a 2000 ppm slope, which stretches a
+/// 3 s utterance's timestamps by 6 ms; over four it is 500 ppm, and late seconds are rarely
+/// the earliest of a third. Until then the line keeps its slope (nominal at first): real
+/// devices are within a few hundred ppm, a few tenths of a ms over those seconds.
+const MIN_FIT_SECONDS: f64 = 4.0;
 
 /// An observation in the fit's coordinates: `x` frames since the stream opened, `y` the
 /// monotonic ms by which frame `x` was captured, less `x` at the nominal rate.
@@ -97,7 +103,7 @@ pub struct CaptureClock {
     /// Points held, the oldest at `points[0]`.
     len: usize,
     line: Option<Line>,
-    /// The line's slope came from a fit (two seconds or more), not the nominal rate.
+    /// The line's slope came from a fit (over four seconds or more), not the nominal rate.
     fitted: bool,
 }
 
@@ -187,9 +193,10 @@ impl CaptureClock {
         }
         self.points[self.len] = p;
         self.len += 1;
-        if let Some(fit) = fit_under(&self.points[..self.len], line.slope) {
+        let min_span = MIN_FIT_SECONDS * self.rate;
+        if let Some((fit, measured)) = fit_under(&self.points[..self.len], line.slope, min_span) {
             self.line = Some(fit);
-            self.fitted = true;
+            self.fitted |= measured;
         }
     }
 
@@ -208,8 +215,13 @@ impl CaptureClock {
         Some(self.origin + Duration::from_secs_f64(ms / 1000.0))
     }
 
+    /// Seconds of observations the fit holds (up to its window's 32).
+    pub fn seconds(&self) -> usize {
+        self.len
+    }
+
     /// The device's rate error against the system clock in ppm (positive: the device runs
-    /// fast), once two seconds have been fitted.
+    /// fast), once a fit spans [`MIN_FIT_SECONDS`].
     pub fn rate_error_ppm(&self) -> Option<f64> {
         let line = self.line.filter(|_| self.fitted)?;
         let ms_per_frame = self.nominal_ms_per_frame + line.slope;
@@ -240,33 +252,35 @@ impl CaptureClock {
 /// lateness into a slope error that, carried to the present, costs ms), and it passes under
 /// every point of the last third, the present's neighbours. Late points (a loaded second)
 /// are never the earliest of their third. `points` in increasing `x`; `slope` the current
-/// estimate, which says what "earliest" means along a sloped line.
-fn fit_under(points: &[Point], slope: f64) -> Option<Line> {
-    if points.len() < 2 {
-        return None;
-    }
-    let third = (points.len() / 3).max(1);
-    let (first, last) = (&points[..third], &points[points.len() - third..]);
+/// estimate, which says what "earliest" means along a sloped line, and the slope kept while
+/// the two earliest points lie less than `min_span` frames apart (the `bool`: whether the
+/// slope was measured).
+fn fit_under(points: &[Point], slope: f64, min_span: f64) -> Option<(Line, bool)> {
     let earliest = |ps: &[Point], slope: f64| {
         ps.iter()
             .copied()
             .min_by(|a, b| a.intercept_at(slope).total_cmp(&b.intercept_at(slope)))
             .expect("a third holds a point")
     };
-    // Twice: which points are earliest depends on the slope.
-    let mut slope = slope;
-    for _ in 0..2 {
-        let (a, b) = (earliest(first, slope), earliest(last, slope));
-        if b.x <= a.x {
-            return None;
-        }
-        slope = (b.y - a.y) / (b.x - a.x);
-    }
-    let b = earliest(last, slope);
-    Some(Line {
-        intercept: b.intercept_at(slope),
+    let under_last = |last: &[Point], slope: f64| Line {
+        intercept: earliest(last, slope).intercept_at(slope),
         slope,
-    })
+    };
+    if points.len() < 2 {
+        return None;
+    }
+    let third = (points.len() / 3).max(1);
+    let (first, last) = (&points[..third], &points[points.len() - third..]);
+    // Twice: which points are earliest depends on the slope.
+    let mut measured = slope;
+    for _ in 0..2 {
+        let (a, b) = (earliest(first, measured), earliest(last, measured));
+        if b.x - a.x < min_span {
+            return Some((under_last(last, slope), false));
+        }
+        measured = (b.y - a.y) / (b.x - a.x);
+    }
+    Some((under_last(last, measured), true))
 }
 
 #[cfg(test)]
@@ -317,7 +331,9 @@ mod tests {
     #[test]
     fn follows_a_device_up_to_1000_ppm_off_within_2_ms() {
         for ppm in [-1000.0, -500.0, -100.0, 0.0, 100.0, 500.0, 1000.0] {
-            let (worst, estimated) = run(ppm, 120.0, 5.0, jitter);
+            // From 9 s on: until the fit spans four seconds the slope is nominal, and a device
+            // 1000 ppm slow drifts 1 ms a second from the last seconds' earliest observation.
+            let (worst, estimated) = run(ppm, 120.0, 9.0, jitter);
             assert!(worst < 2.0, "{ppm} ppm: worst error {worst:.3} ms");
             assert!(
                 (estimated - ppm).abs() < 20.0,
@@ -356,6 +372,29 @@ mod tests {
     }
 
     #[test]
+    fn a_late_second_at_the_start_does_not_tilt_the_line() {
+        // An exact device; the first observations of its second second all come 3 ms late.
+        // A slope measured over that one second would be 3000 ppm off, and stretch a 3 s
+        // utterance's timestamps by 9 ms.
+        let mut clock = CaptureClock::new(48_000, 0);
+        let origin = clock.origin;
+        for k in 1..4000u64 {
+            let t = k as f64 * 5.0;
+            let late = if (1000.0..2000.0).contains(&t) {
+                3.0
+            } else {
+                0.0
+            };
+            clock.observe(
+                k * 240,
+                origin + Duration::from_secs_f64((t + late) / 1000.0),
+            );
+            let ppm = clock.rate_error_ppm().unwrap_or(0.0);
+            assert!(ppm.abs() < 100.0, "{ppm:.0} ppm at {t} ms");
+        }
+    }
+
+    #[test]
     fn a_device_that_lost_time_is_followed_from_the_next_second() {
         let rate = 48_000u32;
         let mut clock = CaptureClock::new(rate, 0);
@@ -386,7 +425,7 @@ mod tests {
         assert_eq!(
             clock.rate_error_ppm(),
             None,
-            "not fitted before two seconds"
+            "not fitted before four seconds"
         );
     }
 }

@@ -103,6 +103,11 @@ impl Frontend {
         self.clock.instant_of(frames_captured)
     }
 
+    /// See [`CaptureClock::seconds`].
+    pub fn clock_seconds(&self) -> usize {
+        self.clock.seconds()
+    }
+
     /// Tells the clock the device's frame count at `now` (drains do it themselves; a paused
     /// capture calls this, since the device runs on).
     pub fn observe(&mut self, frames_captured: u64, now: Instant) {

@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod frontend;
+pub mod schedule;
 pub mod sink;
 pub mod supervisor;
 
@@ -18,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::events::Events;
 use crate::stats::{CaptureCounters, DeviceState, PipelineCounters};
 use frontend::Frontend;
+use schedule::{Expecting, Probe, SampleWakes, FIRST_CALLBACK_POLL, MIN_SLEEP};
 use sink::{Boundary, Due, Sink};
 use supervisor::{Reopen, Supervisor, Watch};
 
@@ -131,128 +133,11 @@ pub fn spawn(parts: PipelineParts) -> Result<Pipeline> {
     task.start(runtime, parts.max_sleep)
 }
 
-/// The shortest sleep between ticks.
-const MIN_SLEEP: Duration = Duration::from_millis(1);
-/// How often a device that has not delivered its first callback yet is looked at.
-const FIRST_CALLBACK_POLL: Duration = Duration::from_millis(5);
 /// The longest sleep while the device itself is stopped for a pause.
 const PAUSED_SLEEP: Duration = Duration::from_secs(1);
 /// The longest sleep while paused with a device that runs on: its audio is discarded this
 /// often (the ring holds 2 s), and the stall watch looks this often.
 const PAUSED_RUNNING_SLEEP: Duration = Duration::from_millis(500);
-/// How often the capture clock is given an observation taken close behind a callback. The
-/// clock fits its line to the earliest observations of the first and last thirds of its
-/// 32 s window, so a good one every few seconds is enough. A device whose deliveries scatter
-/// by more than a probe's window (the margin learnt says so) is probed seldom: its probes
-/// mostly give up, and its line cannot be sharper than its scatter anyway.
-const PROBE_EVERY: Duration = Duration::from_secs(2);
-const PROBE_EVERY_SCATTERED: Duration = Duration::from_secs(8);
-/// A probe's polls, this far apart: the lateness of its observation is at most this (plus
-/// the scheduler's).
-const PROBE_STEP: Duration = Duration::from_micros(150);
-/// How early a probe starts before the callback the clock predicts, at least and at most.
-const PROBE_MIN_LEAD: Duration = Duration::from_micros(500);
-const PROBE_MAX_LEAD: Duration = Duration::from_millis(20);
-/// How long after the predicted time a probe waits for its callback. One that comes later
-/// came late (a loaded moment): its observation would not be its second's earliest anyway.
-const PROBE_WINDOW: Duration = Duration::from_millis(1);
-/// Added to the clock's prediction of when a callback delivers what a sink waits for: the
-/// line is the earliest a callback comes, and most come a little later. Learnt: a wake
-/// that finds its samples missing adds [`MARGIN_UP`] (up to two callbacks), a predicted one
-/// that finds them takes off [`MARGIN_DOWN`], so about one wake in eleven is early and
-/// retries.
-const MARGIN_START: Duration = Duration::from_micros(500);
-const MARGIN_UP: Duration = Duration::from_micros(500);
-const MARGIN_DOWN: Duration = Duration::from_micros(50);
-
-/// The capture clock is the line under its observations, and ordinary wake-ups come when the
-/// clock says a callback has delivered what a sink needs: on their own they never come
-/// earlier than the line, so a line that is late would stay late. A probe wakes shortly
-/// before the next predicted callback and polls until it has come, which both corrects the
-/// line and keeps its error near [`PROBE_STEP`], for a few wake-ups a second.
-#[derive(Debug)]
-struct Probe {
-    /// When the next probe may start.
-    next_at: Option<Instant>,
-    waiting: Option<Waiting>,
-    /// Polls left before a probe gives up (its callback came late, or never).
-    polls_left: u32,
-    lead: Duration,
-}
-
-/// A running probe.
-#[derive(Debug, Clone, Copy)]
-struct Waiting {
-    /// The frame count before the callback it waits for.
-    before: u64,
-    /// Its first poll.
-    start: Instant,
-    polled: bool,
-}
-
-impl Default for Probe {
-    fn default() -> Self {
-        Self {
-            next_at: None,
-            waiting: None,
-            polls_left: 0,
-            lead: PROBE_MIN_LEAD,
-        }
-    }
-}
-
-/// Wakes for samples a sink waits for (see [`MARGIN_START`]).
-#[derive(Debug)]
-struct SampleWakes {
-    margin: Duration,
-    /// The tick now due is for the sinks to have this many 16 kHz samples.
-    expecting: Option<Expecting>,
-    /// Wakes in a row that found the samples missing.
-    misses: u32,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Expecting {
-    samples: u64,
-    /// The clock's prediction (plus the margin), not a retry after an early wake.
-    predicted: bool,
-}
-
-impl Default for SampleWakes {
-    fn default() -> Self {
-        Self {
-            margin: MARGIN_START,
-            expecting: None,
-            misses: 0,
-        }
-    }
-}
-
-impl SampleWakes {
-    /// After a tick's drain: whether the samples waited for came, and what that teaches. Every
-    /// wake that finds them missing (a retry too) widens the margin, so a device whose
-    /// deliveries come late often costs retries only until the margin covers them.
-    fn learn(&mut self, samples_out: u64, callback: Duration) {
-        let Some(expected) = self.expecting.take() else {
-            return;
-        };
-        if samples_out < expected.samples {
-            self.margin = (self.margin + MARGIN_UP).min(callback * 2);
-            self.misses = self.misses.saturating_add(1);
-            return;
-        }
-        if expected.predicted {
-            self.margin = self.margin.saturating_sub(MARGIN_DOWN);
-        }
-        self.misses = 0;
-    }
-
-    /// How long after an early wake to look again: a quarter of a callback, doubling with
-    /// each miss in a row up to a whole one (a device that delivers in bursts).
-    fn retry_after(&self, callback: Duration) -> Duration {
-        callback / 4 * (1 << self.misses.min(2))
-    }
-}
 
 struct Task {
     supervisor: Supervisor,
@@ -306,6 +191,8 @@ impl Task {
                 PAUSED_SLEEP
             } else if self.paused {
                 PAUSED_RUNNING_SLEEP.max(longest)
+            } else if let Some(period) = self.warming_up() {
+                period
             } else {
                 longest
             };
@@ -349,7 +236,12 @@ impl Task {
         } else {
             let drained = self.drain(false);
             self.supervisor.drained(drained, now);
-            self.probe_poll(now);
+            self.probe.poll(
+                now,
+                self.supervisor.frames_captured(),
+                self.sample_wakes.scattered(),
+                self.clock_is_young(),
+            );
             if let Some(callback) = self.callback_period() {
                 self.sample_wakes
                     .learn(self.frontend.samples_out(), callback);
@@ -373,6 +265,29 @@ impl Task {
         for sink in &mut self.sinks {
             sink.tick(now, paused);
         }
+    }
+
+    /// In a stream's first seconds, the device's callback period: the pipeline then looks
+    /// after every callback, so that the capture clock's first seconds, from which its slope is
+    /// measured for the next half minute, hold observations close behind callbacks even when a
+    /// loaded machine wakes it late (a few of hundreds are prompt; a few of a dozen may not
+    /// be). A few hundred wake-ups once per stream. Not for an input that is pumped: its
+    /// deliveries are the server's, not the device's.
+    fn warming_up(&self) -> Option<Duration> {
+        if self.frontend.clock_seconds() >= schedule::WARM_UP_SECONDS
+            || self.supervisor.input_is_pumped()
+        {
+            return None;
+        }
+        self.callback_period()
+    }
+
+    /// The capture clock's fit is young (see [`schedule::FIRST_SECONDS`]); as with
+    /// [`Self::warming_up`], never for a pumped input, whose probes cost a read of the
+    /// server each and whose fragments come as the server sends them.
+    fn clock_is_young(&self) -> bool {
+        self.frontend.clock_seconds() < schedule::FIRST_SECONDS
+            && !self.supervisor.input_is_pumped()
     }
 
     /// Stops the device for a pause where it can stop (see
@@ -406,9 +321,8 @@ impl Task {
 
     /// When to tick next: when the earliest sink's work is due, never later than `longest`
     /// (the supervisor's watch and a paused capture need that much), or for the clock's
-    /// probe.
+    /// probe (see [`schedule`]).
     fn next_wake(&mut self, now: Instant, longest: Duration) -> Instant {
-        self.sample_wakes.expecting = None;
         let mut wake = now + longest;
         let mut expecting = None;
         for sink in &self.sinks {
@@ -429,20 +343,20 @@ impl Task {
             }
         }
         let wake = wake.max(now + MIN_SLEEP);
-        match self.probe_wake(now) {
-            Some(at) if at < wake => at,
-            _ => {
-                self.sample_wakes.expecting = expecting;
-                wake
-            }
+        if self.paused {
+            self.probe.cancel();
+        } else if let Some(at) = self.probe_wake(now).filter(|&at| at < wake) {
+            self.sample_wakes.expect(None);
+            return at;
         }
+        self.sample_wakes.expect(expecting);
+        wake
     }
 
     /// When `samples` more 16 kHz samples will have reached the sinks, and whether that is
     /// the clock's prediction (rather than a retry). The audio thread is never asked: frames
     /// come a callback at a time, and the one that completes the need is delivered when the
-    /// device has captured its last frame, by the clock, plus the margin learnt. A wake that
-    /// finds it not yet delivered tries again a quarter of a callback later.
+    /// device has captured its last frame, by the clock.
     fn samples_due(&self, now: Instant, samples: u64, longest: Duration) -> (Instant, bool) {
         let Some(callback) = self.callback_period() else {
             return (now + FIRST_CALLBACK_POLL.min(longest), false);
@@ -455,86 +369,16 @@ impl Task {
         let callback_frames = self.supervisor.frames_per_callback();
         let callbacks = ((needed - held) as f64 / callback_frames).ceil();
         let last = self.supervisor.frames_captured() + (callbacks * callback_frames).round() as u64;
-        match self.frontend.instant_of(last) {
-            Some(delivered) if delivered + self.sample_wakes.margin > now => {
-                (delivered + self.sample_wakes.margin, true)
-            }
-            // Overdue (or no clock yet): it comes with one of the next callbacks.
-            _ => (
-                now + self
-                    .sample_wakes
-                    .retry_after(callback)
-                    .clamp(MIN_SLEEP, longest),
-                false,
-            ),
-        }
+        let delivered = self.frontend.instant_of(last);
+        self.sample_wakes.due(now, delivered, callback, longest)
     }
 
     /// When the running probe polls next, or a new one starts (see [`Probe`]).
     fn probe_wake(&mut self, now: Instant) -> Option<Instant> {
-        if self.paused {
-            self.probe.waiting = None;
-            return None;
-        }
-        if let Some(waiting) = self.probe.waiting {
-            return Some(waiting.start.max(now + PROBE_STEP));
-        }
-        if self.probe.next_at.is_some_and(|at| now < at) {
-            return None;
-        }
         let callback_frames = self.supervisor.frames_per_callback().round().max(1.0) as u64;
         let captured = self.supervisor.frames_captured();
-        let predicted = self.frontend.instant_of(captured + callback_frames)?;
-        let start = predicted.checked_sub(self.probe.lead)?;
-        // Too close to tell the callback from one that already came: a later tick starts it.
-        if start < now + PROBE_STEP {
-            return None;
-        }
-        self.probe.waiting = Some(Waiting {
-            before: captured,
-            start,
-            polled: false,
-        });
-        self.probe.polls_left = ((self.probe.lead + PROBE_WINDOW).as_secs_f64()
-            / PROBE_STEP.as_secs_f64())
-        .ceil() as u32;
-        Some(start)
-    }
-
-    /// After a tick's drain (which observed the clock): ends the probe once its callback came.
-    fn probe_poll(&mut self, now: Instant) {
-        let Some(waiting) = self.probe.waiting else {
-            return;
-        };
-        let callback_came = self.supervisor.frames_captured() != waiting.before;
-        if !callback_came && now < waiting.start {
-            return; // a tick for other work, before the probe's first poll
-        }
-        let early = callback_came && !waiting.polled;
-        if early {
-            // It came before the first poll: the line is late by more than the lead (a
-            // stream's first observations can be), so start earlier, at once.
-            self.probe.lead = (self.probe.lead * 2).min(PROBE_MAX_LEAD);
-        } else if callback_came {
-            self.probe.lead = (self.probe.lead / 2).max(PROBE_MIN_LEAD);
-        }
-        self.probe.polls_left = self.probe.polls_left.saturating_sub(1);
-        if callback_came || self.probe.polls_left == 0 {
-            self.probe.waiting = None;
-            let every = if early {
-                Duration::ZERO
-            } else if self.sample_wakes.margin > PROBE_WINDOW {
-                PROBE_EVERY_SCATTERED
-            } else {
-                PROBE_EVERY
-            };
-            self.probe.next_at = Some(now + every);
-        } else {
-            self.probe.waiting = Some(Waiting {
-                polled: true,
-                ..waiting
-            });
-        }
+        let next_callback = self.frontend.instant_of(captured + callback_frames);
+        self.probe.wake(now, captured, next_callback)
     }
 
     fn drain(&mut self, flush: bool) -> frontend::Drained {

@@ -263,6 +263,11 @@ impl Supervisor {
             .is_some_and(|input| input.set_paused(paused))
     }
 
+    /// See [`InputHandle::is_pumped`].
+    pub fn input_is_pumped(&self) -> bool {
+        self.input.as_ref().is_some_and(|i| i.is_pumped())
+    }
+
     /// Lets an input that is read rather than called back take in what it received (see
     /// [`InputHandle::pump`]).
     pub fn pump_input(&mut self) {
