@@ -30,4 +30,4 @@ function frameRate(capture) {
   }
 }
 
-module.exports = { frameRate, slope }
+module.exports = { frameRate }

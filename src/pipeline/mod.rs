@@ -240,7 +240,7 @@ impl Task {
                 now,
                 self.supervisor.frames_captured(),
                 self.sample_wakes.scattered(),
-                self.clock_is_young(),
+                self.clock_younger_than(schedule::FIRST_SECONDS),
             );
             if let Some(callback) = self.callback_period() {
                 self.sample_wakes
@@ -271,23 +271,18 @@ impl Task {
     /// after every callback, so that the capture clock's first seconds, from which its slope is
     /// measured for the next half minute, hold observations close behind callbacks even when a
     /// loaded machine wakes it late (a few of hundreds are prompt; a few of a dozen may not
-    /// be). A few hundred wake-ups once per stream. Not for an input that is pumped: its
-    /// deliveries are the server's, not the device's.
+    /// be). A few hundred wake-ups once per stream.
     fn warming_up(&self) -> Option<Duration> {
-        if self.frontend.clock_seconds() >= schedule::WARM_UP_SECONDS
-            || self.supervisor.input_is_pumped()
-        {
-            return None;
-        }
-        self.callback_period()
+        self.clock_younger_than(schedule::WARM_UP_SECONDS)
+            .then(|| self.callback_period())
+            .flatten()
     }
 
-    /// The capture clock's fit is young (see [`schedule::FIRST_SECONDS`]); as with
-    /// [`Self::warming_up`], never for a pumped input, whose probes cost a read of the
-    /// server each and whose fragments come as the server sends them.
-    fn clock_is_young(&self) -> bool {
-        self.frontend.clock_seconds() < schedule::FIRST_SECONDS
-            && !self.supervisor.input_is_pumped()
+    /// The capture clock holds fewer than `seconds` of observations, for an input that calls
+    /// back. Never for a pumped input (PulseAudio): its deliveries are the server's fragments,
+    /// not the device's, and each extra look costs a read of the server.
+    fn clock_younger_than(&self, seconds: usize) -> bool {
+        self.frontend.clock_seconds() < seconds && !self.supervisor.input_is_pumped()
     }
 
     /// Stops the device for a pause where it can stop (see
