@@ -62,11 +62,19 @@ async function startPulse() {
       player.stdin.on('error', () => {})
       write()
     },
-    async stop() {
+    /** Stops the players and the server, keeping its directory (clients may still write there). */
+    async kill() {
       for (const p of players) p.kill('SIGKILL')
-      server.kill('SIGTERM')
-      await new Promise((r) => (server.exitCode !== null ? r() : server.once('exit', r)))
-      fs.rmSync(dir, { recursive: true, force: true })
+      if (server.exitCode === null && server.signalCode === null) {
+        server.kill('SIGTERM')
+        await new Promise((r) => server.once('exit', r))
+      }
+    },
+    /** `kill()`, then removes the directory; retried because a client reconnecting (libpulse
+     * writes its cookie under HOME) can add a file while it is being removed. */
+    async stop() {
+      await this.kill()
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 })
     },
   }
 }
