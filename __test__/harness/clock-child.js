@@ -41,7 +41,6 @@ async function main() {
       if (truth === undefined) continue
       offsets.push({ atMs: c.capturedAtMs - first, errorMs: c.capturedAtMs - truth })
     }
-    if (process.env.CLOCK_DUMP) require('node:fs').writeFileSync(`${process.env.CLOCK_DUMP}-${ppm}.json`, JSON.stringify(offsets))
     const settled = offsets.filter((o) => o.atMs >= SETTLE_MS).map((o) => o.errorMs)
     summary = {
       ppm,
